@@ -1,0 +1,228 @@
+/**
+ * Aggregation: turns audit records, in log order, into per-account activity.
+ *
+ * - `CONNECT` with retcode 0 is a login; with another retcode (older plugins)
+ *   a failed attempt, as is `FAILED_CONNECT`.
+ * - `CHANGEUSER` with a non-zero retcode is a failed attempt as the user it
+ *   names. A successful one names nobody (MariaDB 10.11 writes an empty user):
+ *   it is a login, at its own time, of the account named on the next line of
+ *   the same connection. Until that line is read it stays pending, also
+ *   between runs; a `CONNECT` or `FAILED_CONNECT` on that connection id first
+ *   means the server restarted, and drops it (as do a second change-user and a
+ *   `DISCONNECT` naming nobody: that account is never named).
+ * - `PROXY_CONNECT` records which account a proxy login was mapped to.
+ * - Other lines with an empty user are counted and skipped.
+ *
+ * @module
+ */
+
+import type { AuditRecord } from "./scan.ts";
+
+/** What one `user@host` did. Times are epoch milliseconds. */
+export interface Activity {
+  user: string;
+  host: string;
+  /** The server host of its latest event. */
+  serverHost: string;
+  logins: number;
+  firstLogin?: number;
+  lastLogin?: number;
+  failed: number;
+  lastFailed?: number;
+}
+
+/** Logins of `user@host` that MariaDB mapped to the proxied account `proxyUser@proxyHost`. */
+export interface ProxyActivity {
+  user: string;
+  host: string;
+  proxiedUser: string;
+  proxiedHost: string;
+  logins: number;
+  lastLogin: number;
+}
+
+/** A successful change-user whose account is not known yet. */
+export interface PendingChangeUser {
+  serverHost: string;
+  connectionId: string;
+  /** Its time, epoch milliseconds. */
+  at: number;
+}
+
+/** Counters of a tally. */
+export interface TallyCounts {
+  logins: number;
+  failed: number;
+  changeUsersResolved: number;
+  /** Pending change-users dropped: the server restarted, or a second one came first. */
+  changeUsersDropped: number;
+  emptyUser: number;
+  badTimestamp: number;
+}
+
+/** Activity gathered so far, and the change-users still pending. */
+export interface Tally {
+  accounts: Map<string, Activity>;
+  proxies: Map<string, ProxyActivity>;
+  /** Keyed by {@link pendingKey}. */
+  pending: Map<string, PendingChangeUser>;
+  /** Connection ids with a pending change-user: their lines must be read. */
+  watched: Set<string>;
+  counts: TallyCounts;
+}
+
+/**
+ * The key of a pending change-user.
+ *
+ * @example
+ * ```ts
+ * pendingKey("vm", "14"); // "vm\u000014"
+ * ```
+ */
+export function pendingKey(serverHost: string, connectionId: string): string {
+  return `${serverHost}\u0000${connectionId}`;
+}
+
+/**
+ * Creates an empty tally that resumes the change-users pending from earlier runs.
+ *
+ * @example
+ * ```ts
+ * const tally = createTally([{ serverHost: "vm", connectionId: "14", at: 0 }]);
+ * tally.watched.has("14"); // true
+ * ```
+ */
+export function createTally(pending: PendingChangeUser[] = []): Tally {
+  const tally: Tally = {
+    accounts: new Map(),
+    proxies: new Map(),
+    pending: new Map(),
+    watched: new Set(),
+    counts: {
+      logins: 0,
+      failed: 0,
+      changeUsersResolved: 0,
+      changeUsersDropped: 0,
+      emptyUser: 0,
+      badTimestamp: 0,
+    },
+  };
+  for (const p of pending) tally.pending.set(pendingKey(p.serverHost, p.connectionId), p);
+  refreshWatched(tally);
+  return tally;
+}
+
+function refreshWatched(tally: Tally): void {
+  tally.watched.clear();
+  for (const p of tally.pending.values()) tally.watched.add(p.connectionId);
+}
+
+function activity(tally: Tally, user: string, host: string, serverHost: string): Activity {
+  const key = `${user}@${host}`;
+  let a = tally.accounts.get(key);
+  if (!a) {
+    a = { user, host, serverHost, logins: 0, failed: 0 };
+    tally.accounts.set(key, a);
+  }
+  a.serverHost = serverHost;
+  return a;
+}
+
+function login(tally: Tally, user: string, host: string, serverHost: string, at: number): void {
+  const a = activity(tally, user, host, serverHost);
+  a.logins++;
+  if (a.firstLogin === undefined || at < a.firstLogin) a.firstLogin = at;
+  if (a.lastLogin === undefined || at > a.lastLogin) a.lastLogin = at;
+  tally.counts.logins++;
+}
+
+function failed(tally: Tally, user: string, host: string, serverHost: string, at: number): void {
+  const a = activity(tally, user, host, serverHost);
+  a.failed++;
+  if (a.lastFailed === undefined || at > a.lastFailed) a.lastFailed = at;
+  tally.counts.failed++;
+}
+
+/**
+ * Parses the account a `PROXY_CONNECT` names: `` `plug_dest`@`%` ``.
+ *
+ * @example
+ * ```ts
+ * parseAccountName("`plug_dest`@`%`"); // ["plug_dest", "%"]
+ * parseAccountName("'app'@'10.0.%'"); // ["app", "10.0.%"]
+ * ```
+ */
+export function parseAccountName(text: string): [string, string] | undefined {
+  const m = /^([`'"]?)(.*)\1@([`'"]?)(.*)\3$/.exec(text.trim());
+  return m ? [m[2], m[4]] : undefined;
+}
+
+/**
+ * Applies one record, in log order. `instantOf` converts its timestamp to
+ * epoch milliseconds, or `undefined` when the timestamp is not valid.
+ *
+ * @example
+ * ```ts
+ * import { parseRecord } from "./scan.ts";
+ * const tally = createTally();
+ * applyRecord(tally, parseRecord("t,vm,bob,127.0.0.1,8,0,CONNECT,,,0")!, () => 1000);
+ * tally.accounts.get("bob@127.0.0.1")?.logins; // 1
+ * ```
+ */
+export function applyRecord(
+  tally: Tally,
+  record: AuditRecord,
+  instantOf: (timestamp: string) => number | undefined,
+): void {
+  const { operation: op, user, host, serverHost, retcode } = record;
+  const key = pendingKey(serverHost, record.connectionId);
+  const pending = tally.pending.get(key);
+  if (pending) {
+    const failedChange = op === "CHANGEUSER" && retcode !== "0";
+    const restarted = op === "CONNECT" || op === "FAILED_CONNECT";
+    const ended = op === "DISCONNECT" && user === "";
+    if (restarted || ended || (op === "CHANGEUSER" && !failedChange)) {
+      tally.pending.delete(key);
+      tally.counts.changeUsersDropped++;
+      refreshWatched(tally);
+    } else if (user !== "" && !failedChange) {
+      login(tally, user, host, serverHost, pending.at);
+      tally.pending.delete(key);
+      tally.counts.changeUsersResolved++;
+      refreshWatched(tally);
+    }
+  }
+  if (
+    op !== "CONNECT" && op !== "FAILED_CONNECT" && op !== "CHANGEUSER" && op !== "PROXY_CONNECT"
+  ) {
+    if (user === "") tally.counts.emptyUser++;
+    return;
+  }
+  const successful = retcode === "0";
+  if (user === "" && !(op === "CHANGEUSER" && successful)) {
+    tally.counts.emptyUser++;
+    return;
+  }
+  const at = instantOf(record.timestamp);
+  if (at === undefined) {
+    tally.counts.badTimestamp++;
+    return;
+  }
+  if (op === "CHANGEUSER" && successful) {
+    tally.pending.set(key, { serverHost, connectionId: record.connectionId, at });
+    tally.watched.add(record.connectionId);
+  } else if (op === "PROXY_CONNECT") {
+    const account = parseAccountName(record.object);
+    if (!successful || !account) return;
+    const pkey = `${user}@${host}\u0000${account[0]}@${account[1]}`;
+    const p = tally.proxies.get(pkey) ??
+      { user, host, proxiedUser: account[0], proxiedHost: account[1], logins: 0, lastLogin: at };
+    p.logins++;
+    p.lastLogin = Math.max(p.lastLogin, at);
+    tally.proxies.set(pkey, p);
+  } else if (successful && op === "CONNECT") {
+    login(tally, user, host, serverHost, at);
+  } else {
+    failed(tally, user, host, serverHost, at);
+  }
+}

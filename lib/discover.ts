@@ -1,0 +1,237 @@
+/**
+ * File discovery: which files `AuditLogPath` names (a directory, a file or a
+ * glob), in the order they were written. Only regular files; never the
+ * database or its `-wal`, `-shm` and `-journal` files.
+ *
+ * @module
+ */
+
+import { basename, dirname, join, resolve } from "node:path";
+
+/** A file that may hold audit lines, as it was when listed. */
+export interface Candidate {
+  path: string;
+  size: number;
+  /** Modification time, epoch milliseconds (fractional). */
+  mtimeMs: number;
+  dev: number;
+  ino: number;
+}
+
+/** A path that could not be listed or examined. */
+export class DiscoveryError extends Error {
+  /** The path at fault. */
+  path: string;
+  /** Creates the error. */
+  constructor(path: string, message: string) {
+    super(message);
+    this.name = "DiscoveryError";
+    this.path = path;
+  }
+}
+
+/** What to look for. */
+export interface DiscoverOptions {
+  /** `AuditLogPath`: a directory, a file, or a glob (`*`, `?`, `[…]`). */
+  path: string;
+  /** Only this file name and its rotations (`name.1`, `name.2.gz` …), when set. */
+  name?: string;
+  /** Also search below the top level of a directory. */
+  recursive: boolean;
+  /** Paths never to return (the database and its side files). */
+  exclude: string[];
+}
+
+const GLOB = /[*?[]/;
+
+/**
+ * Converts one path segment of a glob to a regular expression.
+ *
+ * @example
+ * ```ts
+ * globSegment("server_audit.log*").test("server_audit.log.1"); // true
+ * ```
+ */
+export function globSegment(segment: string): RegExp {
+  let re = "";
+  for (let i = 0; i < segment.length; i++) {
+    const c = segment[i];
+    if (c === "*") re += "[^/]*";
+    else if (c === "?") re += "[^/]";
+    else if (c === "[") {
+      const close = segment.indexOf("]", i + 2);
+      if (close === -1) re += "\\[";
+      else {
+        const body = segment.slice(i + 1, close).replace(/^!/, "^").replace(/\\/g, "\\\\");
+        re += `[${body}]`;
+        i = close;
+      }
+    } else re += c.replace(/[.+^${}()|\\\]]/g, "\\$&");
+  }
+  return new RegExp(`^${re}$`);
+}
+
+/**
+ * The rotation number of a file name, for ordering: `x.log` 0, `x.log.2` 2,
+ * `x.log.02.gz` 2, `x.log-20241014.gz` 0.
+ *
+ * @example
+ * ```ts
+ * rotationNumber("server_audit.log.3"); // 3
+ * ```
+ */
+export function rotationNumber(name: string): number {
+  const m = /\.(\d{1,4})(?:\.gz)?$/.exec(name);
+  return m ? Number(m[1]) : 0;
+}
+
+/**
+ * Whether `name` is `base` or one of its rotations.
+ *
+ * @example
+ * ```ts
+ * isRotationOf("server_audit.log.1.gz", "server_audit.log"); // true
+ * isRotationOf("server_audit.logger", "server_audit.log"); // false
+ * ```
+ */
+export function isRotationOf(name: string, base: string): boolean {
+  return name === base || name.startsWith(base + ".") || name.startsWith(base + "-");
+}
+
+async function statCandidate(path: string): Promise<Candidate | undefined> {
+  const info = await Deno.stat(path);
+  if (!info.isFile) return undefined;
+  return {
+    path,
+    size: info.size,
+    mtimeMs: info.mtime?.getTime() ?? 0,
+    dev: info.dev,
+    ino: info.ino ?? 0,
+  };
+}
+
+async function* walk(dir: string, recursive: boolean): AsyncGenerator<string> {
+  for await (const entry of Deno.readDir(dir)) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory) {
+      if (recursive) yield* walk(path, recursive);
+    } else yield path;
+  }
+}
+
+async function* expandGlob(pattern: string): AsyncGenerator<string> {
+  const absolute = resolve(pattern);
+  const segments = absolute.split("/").slice(1);
+  async function* step(dir: string, i: number): AsyncGenerator<string> {
+    if (i === segments.length) {
+      yield dir;
+      return;
+    }
+    const segment = segments[i];
+    if (!GLOB.test(segment)) {
+      yield* step(join(dir, segment), i + 1);
+      return;
+    }
+    const re = globSegment(segment);
+    let entries: Deno.DirEntry[];
+    try {
+      entries = await Array.fromAsync(Deno.readDir(dir));
+    } catch {
+      return;
+    }
+    for (const e of entries.sort((a, b) => a.name.localeCompare(b.name))) {
+      if (re.test(e.name) && (i === segments.length - 1 || e.isDirectory)) {
+        yield* step(join(dir, e.name), i + 1);
+      }
+    }
+  }
+  yield* step("/", 0);
+}
+
+function describe(e: unknown): string {
+  if (e instanceof Deno.errors.NotFound) return "not found";
+  if (e instanceof Deno.errors.PermissionDenied) return "permission denied";
+  return (e as Error).message;
+}
+
+/**
+ * Orders candidates oldest first: by modification time, then higher rotation
+ * number first, then by name.
+ *
+ * @example
+ * ```ts
+ * const c = (path: string, mtimeMs: number) => ({ path, size: 1, mtimeMs, dev: 1, ino: 1 });
+ * sortOldestFirst([c("a.log", 5), c("a.log.1", 5)]).map((f) => f.path); // ["a.log.1", "a.log"]
+ * ```
+ */
+export function sortOldestFirst(files: Candidate[]): Candidate[] {
+  return files.sort((a, b) =>
+    a.mtimeMs - b.mtimeMs ||
+    rotationNumber(basename(b.path)) - rotationNumber(basename(a.path)) ||
+    a.path.localeCompare(b.path)
+  );
+}
+
+/**
+ * Lists the candidate files, oldest first. Files that cannot be examined are
+ * returned as errors; the others are still listed.
+ *
+ * @example
+ * ```ts
+ * const { files } = await discoverFiles({
+ *   path: "/var/lib/mysql", name: "server_audit.log", recursive: false, exclude: [],
+ * });
+ * ```
+ * @throws {DiscoveryError} when `path` itself cannot be read.
+ */
+export async function discoverFiles(
+  options: DiscoverOptions,
+): Promise<{ files: Candidate[]; errors: DiscoveryError[] }> {
+  const excluded = new Set(options.exclude.map((p) => resolve(p)));
+  const paths: string[] = [];
+  if (GLOB.test(options.path)) {
+    for await (const p of expandGlob(options.path)) paths.push(p);
+  } else {
+    let info: Deno.FileInfo;
+    try {
+      info = await Deno.stat(options.path);
+    } catch (e) {
+      throw new DiscoveryError(options.path, `AuditLogPath is ${describe(e)}`);
+    }
+    if (info.isDirectory) {
+      try {
+        for await (const p of walk(options.path, options.recursive)) {
+          if (!options.name || isRotationOf(basename(p), options.name)) paths.push(p);
+        }
+      } catch (e) {
+        throw new DiscoveryError(options.path, `AuditLogPath cannot be listed: ${describe(e)}`);
+      }
+    } else paths.push(options.path);
+  }
+  const files: Candidate[] = [];
+  const errors: DiscoveryError[] = [];
+  for (const path of paths) {
+    if (excluded.has(resolve(path))) continue;
+    try {
+      const c = await statCandidate(path);
+      if (c) files.push(c);
+    } catch (e) {
+      // A file removed between the listing and its stat was rotated away: not an error.
+      if (!(e instanceof Deno.errors.NotFound)) errors.push(new DiscoveryError(path, describe(e)));
+    }
+  }
+  return { files: sortOldestFirst(files), errors };
+}
+
+/**
+ * The database and the files SQLite keeps beside it.
+ *
+ * @example
+ * ```ts
+ * databaseFiles("/var/lib/mysql/audit.sqlite").length; // 4
+ * ```
+ */
+export function databaseFiles(sqlitePath: string): string[] {
+  const base = join(dirname(resolve(sqlitePath)), basename(sqlitePath));
+  return [base, `${base}-wal`, `${base}-shm`, `${base}-journal`];
+}

@@ -1,0 +1,252 @@
+/**
+ * Reading audit files: a file's identity (a fingerprint of its first line,
+ * the same for a gzip copy), whether its content looks like an audit log, and
+ * its complete lines from a byte offset on, streamed in bounded blocks.
+ *
+ * @module
+ */
+
+import { Buffer } from "node:buffer";
+import { createHash } from "node:crypto";
+
+/** Bytes read at a time. */
+export const CHUNK_BYTES = 4 << 20;
+
+/** Lines longer than this are skipped (and counted) without being held in memory. */
+export const MAX_LINE_BYTES = 1 << 20;
+
+/** How much of a file's first line the fingerprint covers. */
+export const FINGERPRINT_BYTES = 4096;
+
+/** The start of a file's content (decompressed for gzip). */
+export interface Head {
+  gzip: boolean;
+  bytes: Uint8Array;
+}
+
+/** A file that cannot be read. */
+export class SourceError extends Error {
+  /** The file. */
+  path: string;
+  /** Creates the error. */
+  constructor(path: string, message: string) {
+    super(message);
+    this.name = "SourceError";
+    this.path = path;
+  }
+}
+
+function describe(e: unknown): string {
+  if (e instanceof Deno.errors.PermissionDenied) return "permission denied";
+  if (e instanceof Deno.errors.NotFound) return "not found";
+  return (e as Error).message;
+}
+
+async function* plainChunks(file: Deno.FsFile, offset: number): AsyncGenerator<Uint8Array> {
+  await file.seek(offset, Deno.SeekMode.Start);
+  const buffer = new Uint8Array(CHUNK_BYTES);
+  for (;;) {
+    const n = await file.read(buffer);
+    if (n === null) return;
+    yield buffer.subarray(0, n);
+  }
+}
+
+async function* gzipChunks(file: Deno.FsFile, skip: number): AsyncGenerator<Uint8Array> {
+  const reader = file.readable.pipeThrough(new DecompressionStream("gzip")).getReader();
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) return;
+      if (skip >= value.length) {
+        skip -= value.length;
+        continue;
+      }
+      yield value.subarray(skip);
+      skip = 0;
+    }
+  } finally {
+    reader.releaseLock();
+  }
+}
+
+/**
+ * Whether bytes start like a gzip stream.
+ *
+ * @example
+ * ```ts
+ * isGzip(new Uint8Array([0x1f, 0x8b, 8])); // true
+ * ```
+ */
+export function isGzip(bytes: Uint8Array): boolean {
+  return bytes.length >= 2 && bytes[0] === 0x1f && bytes[1] === 0x8b;
+}
+
+/**
+ * Reads the first bytes of a file's content, decompressed if it is gzip.
+ *
+ * @example
+ * ```ts
+ * const head = await readHead("/var/lib/mysql/server_audit.log");
+ * ```
+ * @throws {SourceError} when the file cannot be opened or read.
+ */
+export async function readHead(path: string, limit = 2 * FINGERPRINT_BYTES): Promise<Head> {
+  let file: Deno.FsFile;
+  try {
+    file = await Deno.open(path);
+  } catch (e) {
+    throw new SourceError(path, `cannot be opened: ${describe(e)}`);
+  }
+  try {
+    const first = new Uint8Array(limit);
+    let n = 0;
+    while (n < limit) {
+      const got = await file.read(first.subarray(n));
+      if (got === null) break;
+      n += got;
+    }
+    if (!isGzip(first.subarray(0, n))) return { gzip: false, bytes: first.subarray(0, n) };
+    await file.seek(0, Deno.SeekMode.Start);
+    const out = new Uint8Array(limit);
+    let filled = 0;
+    try {
+      for await (const chunk of gzipChunks(file, 0)) {
+        const take = Math.min(chunk.length, limit - filled);
+        out.set(chunk.subarray(0, take), filled);
+        filled += take;
+        if (filled === limit) break;
+      }
+    } catch {
+      // A truncated or corrupt stream: its head is what could be decompressed.
+    }
+    return { gzip: true, bytes: out.subarray(0, filled) };
+  } catch (e) {
+    throw new SourceError(path, `cannot be read: ${describe(e)}`);
+  } finally {
+    file.close();
+  }
+}
+
+/**
+ * The fingerprint of a file: SHA-256 of its first line (up to
+ * {@link FINGERPRINT_BYTES}), or `undefined` while no complete first line
+ * exists. A gzip copy has the fingerprint of its original.
+ *
+ * @example
+ * ```ts
+ * const bytes = new TextEncoder().encode("20261124 23:52:24,vm,root,localhost,3,0,CONNECT,,,0\n");
+ * fingerprint(bytes)?.length; // 64
+ * fingerprint(bytes.subarray(0, 10)); // undefined
+ * ```
+ */
+export function fingerprint(head: Uint8Array): string | undefined {
+  const newline = head.subarray(0, FINGERPRINT_BYTES).indexOf(10);
+  let end = newline + 1;
+  if (newline === -1) {
+    if (head.length < FINGERPRINT_BYTES) return undefined;
+    end = FINGERPRINT_BYTES;
+  }
+  return createHash("sha256").update(head.subarray(0, end)).digest("hex");
+}
+
+/**
+ * Bytes as a binary string: one character per byte.
+ *
+ * @example
+ * ```ts
+ * toBinary(new Uint8Array([0x7a, 0xc3, 0xab]), 0, 3); // "z\u00c3\u00ab"
+ * ```
+ */
+export function toBinary(bytes: Uint8Array, start: number, end: number): string {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString("latin1", start, end);
+}
+
+/**
+ * The first line of a head as a binary string, if it is complete.
+ *
+ * @example
+ * ```ts
+ * firstLine(new TextEncoder().encode("a,b\nc")); // "a,b"
+ * ```
+ */
+export function firstLine(head: Uint8Array): string | undefined {
+  const newline = head.indexOf(10);
+  if (newline === -1) return undefined;
+  return toBinary(head, 0, newline);
+}
+
+/** What reading one file did. */
+export interface ReadResult {
+  /** The offset after the last complete line consumed (in the decompressed stream for gzip). */
+  offset: number;
+  /** Bytes of content read (decompressed for gzip). */
+  bytesRead: number;
+  /** Lines skipped for being longer than {@link MAX_LINE_BYTES}. */
+  longLines: number;
+}
+
+/**
+ * Streams the complete lines of a file from `offset` on, in blocks (binary
+ * strings of whole lines). `onBlock` gets each block and the offset after
+ * it; a partial last line is left for a later run. For gzip, `offset` counts
+ * decompressed bytes.
+ *
+ * @example
+ * ```ts
+ * await readBlocks("/var/lib/mysql/server_audit.log", false, 0, (block, end) => {
+ *   console.log(block.length, end);
+ * });
+ * ```
+ * @throws {SourceError} when the file cannot be opened or read; blocks
+ * handed to `onBlock` before the failure stand.
+ */
+export async function readBlocks(
+  path: string,
+  gzip: boolean,
+  offset: number,
+  onBlock: (block: string, end: number) => void,
+  maxLine = MAX_LINE_BYTES,
+): Promise<ReadResult> {
+  let file: Deno.FsFile;
+  try {
+    file = await Deno.open(path);
+  } catch (e) {
+    throw new SourceError(path, `cannot be opened: ${describe(e)}`);
+  }
+  const result: ReadResult = { offset, bytesRead: 0, longLines: 0 };
+  let carry = "";
+  let skipping = false;
+  let position = offset;
+  try {
+    for await (const chunk of gzip ? gzipChunks(file, offset) : plainChunks(file, offset)) {
+      result.bytesRead += chunk.length;
+      const chunkStart = position;
+      position += chunk.length;
+      const lastNewline = chunk.lastIndexOf(10);
+      if (lastNewline === -1) {
+        if (!skipping) {
+          carry += toBinary(chunk, 0, chunk.length);
+          if (carry.length > maxLine) carry = "", skipping = true, result.longLines++;
+        }
+        continue;
+      }
+      let block = carry + toBinary(chunk, 0, lastNewline + 1);
+      if (skipping) block = block.slice(block.indexOf("\n") + 1), skipping = false;
+      carry = toBinary(chunk, lastNewline + 1, chunk.length);
+      if (carry.length > maxLine) carry = "", skipping = true, result.longLines++;
+      const end = chunkStart + lastNewline + 1;
+      if (block.length > 0) onBlock(block, end);
+      result.offset = end;
+    }
+  } catch (e) {
+    throw new SourceError(path, `cannot be read: ${describe(e)}`);
+  } finally {
+    try {
+      file.close();
+    } catch {
+      // The gzip stream closes the file itself when it ends.
+    }
+  }
+  return result;
+}

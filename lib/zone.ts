@@ -1,0 +1,253 @@
+/**
+ * Time zones: UTC offsets of an IANA zone, wall time to instant with a
+ * documented rule for DST gaps and overlaps, and instant to text.
+ *
+ * @module
+ */
+
+import { formatWall, type Layout, parseWall, type WallTime } from "./layout.ts";
+
+/** An IANA time zone, with a cache of its offsets. */
+export interface Zone {
+  /** The IANA name, e.g. `Europe/Zurich`. */
+  name: string;
+  format: Intl.DateTimeFormat;
+  offsets: Map<number, number>;
+}
+
+/** A time zone name that is not known. */
+export class ZoneError extends Error {
+  /** Creates the error. */
+  constructor(message: string) {
+    super(message);
+    this.name = "ZoneError";
+  }
+}
+
+/**
+ * Loads an IANA zone. `Local` is the system's zone, as in Go.
+ *
+ * @example
+ * ```ts
+ * const zurich = loadZone("Europe/Zurich");
+ * offsetAt(zurich, Date.UTC(2024, 6, 1)); // 7200
+ * ```
+ * @throws {ZoneError} when the name is not a known zone.
+ */
+export function loadZone(name: string): Zone {
+  const resolved = name === "Local" ? new Intl.DateTimeFormat().resolvedOptions().timeZone : name;
+  try {
+    const format = new Intl.DateTimeFormat("en-US", {
+      timeZone: resolved,
+      hourCycle: "h23",
+      year: "numeric",
+      month: "numeric",
+      day: "numeric",
+      hour: "numeric",
+      minute: "numeric",
+      second: "numeric",
+      era: "short",
+    });
+    return { name: resolved, format, offsets: new Map() };
+  } catch {
+    throw new ZoneError(`Unknown time zone "${name}"`);
+  }
+}
+
+/**
+ * The zone's UTC offset in seconds at an instant (epoch milliseconds).
+ *
+ * @example
+ * ```ts
+ * offsetAt(loadZone("Europe/Zurich"), Date.UTC(2024, 0, 1)); // 3600
+ * ```
+ */
+export function offsetAt(zone: Zone, epochMs: number): number {
+  const minute = Math.floor(epochMs / 60_000);
+  const cached = zone.offsets.get(minute);
+  if (cached !== undefined) return cached;
+  const at = minute * 60_000;
+  const parts: Record<string, string> = {};
+  for (const p of zone.format.formatToParts(at)) parts[p.type] = p.value;
+  let year = Number(parts.year);
+  if (parts.era === "BC" || parts.era === "B") year = 1 - year;
+  const wall = Date.UTC(
+    year,
+    Number(parts.month) - 1,
+    Number(parts.day),
+    Number(parts.hour),
+    Number(parts.minute),
+    Number(parts.second),
+  );
+  const offset = Math.round((wall - at) / 1000);
+  if (zone.offsets.size > 100_000) zone.offsets.clear();
+  zone.offsets.set(minute, offset);
+  return offset;
+}
+
+/** The wall time as if it were UTC, in epoch milliseconds. */
+function wallMs(wall: WallTime): number {
+  return Date.UTC(
+    wall.year,
+    wall.month - 1,
+    wall.day,
+    wall.hour,
+    wall.minute,
+    wall.second,
+    wall.millisecond,
+  );
+}
+
+/**
+ * The instants a wall time denotes in a zone: one, two in an overlap (earlier
+ * first), or none in a gap.
+ *
+ * @example
+ * ```ts
+ * const zurich = loadZone("Europe/Zurich");
+ * const wall = { year: 2024, month: 10, day: 27, hour: 2, minute: 30, second: 0, millisecond: 0 };
+ * wallInstants(zurich, wall).length; // 2
+ * ```
+ */
+export function wallInstants(zone: Zone, wall: WallTime): number[] {
+  const local = wallMs(wall);
+  const before = offsetAt(zone, local - 86_400_000);
+  const after = offsetAt(zone, local + 86_400_000);
+  const out: number[] = [];
+  for (const offset of before === after ? [before] : [before, after]) {
+    const instant = local - offset * 1000;
+    if (offsetAt(zone, instant) === offset) out.push(instant);
+  }
+  return out.sort((a, b) => a - b);
+}
+
+/**
+ * The instant of a wall time in a zone, by this rule:
+ * - a wall time with its own UTC offset is that instant;
+ * - a wall time that occurs once is that instant;
+ * - in an overlap (autumn), the earlier instant, unless it lies more than half
+ *   the overlap before `previous` (the instant of the line before it in the
+ *   same log): a log is written in time order, so a wall clock that stepped
+ *   back inside the overlap is on its second pass;
+ * - in a gap (spring, a time that never occurred), the offset in force before
+ *   the gap is used: 02:30 in a gap from 02:00 to 03:00 is 03:30 after it.
+ *
+ * @example
+ * ```ts
+ * const zurich = loadZone("Europe/Zurich");
+ * const wall = { year: 2024, month: 10, day: 27, hour: 2, minute: 30, second: 0, millisecond: 0 };
+ * new Date(wallToInstant(zurich, wall)).toISOString(); // "2024-10-27T00:30:00.000Z"
+ * ```
+ */
+export function wallToInstant(zone: Zone, wall: WallTime, previous?: number): number {
+  if (wall.offsetSeconds !== undefined) return wallMs(wall) - wall.offsetSeconds * 1000;
+  const instants = wallInstants(zone, wall);
+  if (instants.length === 1) return instants[0];
+  if (instants.length === 2) {
+    const [earlier, later] = instants;
+    const half = (later - earlier) / 2;
+    return previous !== undefined && earlier < previous - half ? later : earlier;
+  }
+  return wallMs(wall) - offsetAt(zone, wallMs(wall) - 86_400_000) * 1000;
+}
+
+/**
+ * The wall time of an instant in a zone, with its offset.
+ *
+ * @example
+ * ```ts
+ * instantToWall(loadZone("UTC"), 0).year; // 1970
+ * ```
+ */
+export function instantToWall(zone: Zone, epochMs: number): WallTime {
+  const offsetSeconds = offsetAt(zone, epochMs);
+  const d = new Date(epochMs + offsetSeconds * 1000);
+  return {
+    year: d.getUTCFullYear(),
+    month: d.getUTCMonth() + 1,
+    day: d.getUTCDate(),
+    hour: d.getUTCHours(),
+    minute: d.getUTCMinutes(),
+    second: d.getUTCSeconds(),
+    millisecond: d.getUTCMilliseconds(),
+    offsetSeconds,
+  };
+}
+
+/**
+ * Formats an instant in a zone with a layout.
+ *
+ * @example
+ * ```ts
+ * import { compileLayout } from "./layout.ts";
+ * const layout = compileLayout("2006-01-02 15:04:05-07:00");
+ * formatInstant(layout, loadZone("Europe/Zurich"), Date.UTC(2024, 9, 14, 11, 22, 57));
+ * // "2024-10-14 13:22:57+02:00"
+ * ```
+ */
+export function formatInstant(layout: Layout, zone: Zone, epochMs: number): string {
+  return formatWall(layout, instantToWall(zone, epochMs));
+}
+
+/**
+ * Parses a whole text with a layout into an instant, or `undefined`.
+ *
+ * @example
+ * ```ts
+ * import { compileLayout } from "./layout.ts";
+ * const layout = compileLayout("2006-01-02 15:04:05-07:00");
+ * parseInstant(layout, loadZone("UTC"), "2024-10-14 13:22:57+02:00"); // 1728904977000
+ * ```
+ */
+export function parseInstant(layout: Layout, zone: Zone, text: string): number | undefined {
+  const parsed = parseWall(layout, text.trim());
+  if (!parsed || parsed.end !== text.trim().length) return undefined;
+  return wallToInstant(zone, parsed.wall);
+}
+
+/** Converts the timestamps of one log, in log order, to instants. */
+export interface LogClock {
+  layout: Layout;
+  zone: Zone;
+  /** The instant of the last timestamp converted, for the overlap rule. */
+  previous?: number;
+  lastText: string;
+  lastInstant: number;
+}
+
+/**
+ * Creates a clock for a log whose line before the first had `previous`.
+ *
+ * @example
+ * ```ts
+ * import { compileLayout } from "./layout.ts";
+ * const clock = createLogClock(compileLayout("20060102 15:04:05"), loadZone("UTC"));
+ * clockInstant(clock, "20261124 23:52:28"); // 1795564348000
+ * ```
+ */
+export function createLogClock(layout: Layout, zone: Zone, previous?: number): LogClock {
+  return { layout, zone, previous, lastText: "", lastInstant: NaN };
+}
+
+/**
+ * The instant of the next timestamp of the log, or `undefined` when it does
+ * not match the layout.
+ *
+ * @example
+ * ```ts
+ * import { compileLayout } from "./layout.ts";
+ * const clock = createLogClock(compileLayout("20060102 15:04:05"), loadZone("Europe/Zurich"));
+ * clockInstant(clock, "20241027 02:59:59"); // first pass: 00:59:59Z
+ * clockInstant(clock, "20241027 02:00:00"); // stepped back: second pass, 01:00:00Z
+ * ```
+ */
+export function clockInstant(clock: LogClock, text: string): number | undefined {
+  if (text === clock.lastText) return clock.lastInstant;
+  const parsed = parseWall(clock.layout, text);
+  if (!parsed || parsed.end !== text.length) return undefined;
+  const instant = wallToInstant(clock.zone, parsed.wall, clock.previous);
+  clock.previous = instant;
+  clock.lastText = text;
+  clock.lastInstant = instant;
+  return instant;
+}

@@ -1,0 +1,158 @@
+/**
+ * Test helpers: temp dirs, fixtures copied with realistic modification
+ * times, the CLI run as cron runs it, and the real `sqlite3` shell.
+ *
+ * @module
+ */
+
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+/** The repository root. */
+export const ROOT: string = fileURLToPath(new URL("..", import.meta.url));
+
+/** The fixtures folder. */
+export const FIXTURES: string = join(ROOT, "tests", "fixtures");
+
+/**
+ * Creates a temp dir, removed after `fn` (also when it throws).
+ *
+ * @example
+ * ```ts
+ * await withTempDir(async (dir) => await Deno.writeTextFile(`${dir}/x`, "x"));
+ * ```
+ */
+export async function withTempDir(fn: (dir: string) => Promise<void>): Promise<void> {
+  const dir = await Deno.makeTempDir({ prefix: "conntracker-test-" });
+  try {
+    await fn(dir);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+/**
+ * Copies audit files into `dir`, oldest first, giving each a modification
+ * time one minute after the one before, ending `endMs` (default: a minute ago).
+ *
+ * @example
+ * ```ts
+ * await copyAuditFiles("mariadb-10.11", ["server_audit.log.1", "server_audit.log"], "/tmp/x");
+ * ```
+ */
+export async function copyAuditFiles(
+  fixture: string,
+  oldestFirst: string[],
+  dir: string,
+  endMs = Date.now() - 60_000,
+): Promise<void> {
+  for (const [i, name] of oldestFirst.entries()) {
+    const target = join(dir, name);
+    await Deno.copyFile(join(FIXTURES, fixture, name), target);
+    const at = new Date(endMs - (oldestFirst.length - 1 - i) * 60_000);
+    await Deno.utime(target, at, at);
+  }
+}
+
+/**
+ * Writes a config file and returns its path.
+ *
+ * @example
+ * ```ts
+ * await writeConfig("/tmp/x", { AuditLogPath: "/tmp/x/logs" });
+ * ```
+ */
+export async function writeConfig(dir: string, keys: Record<string, string>): Promise<string> {
+  const all = {
+    SqlitePath: join(dir, "audit.sqlite"),
+    TimeLocation: "Europe/Zurich",
+    ...keys,
+  };
+  const path = join(dir, "conntracker.ini");
+  await Deno.writeTextFile(
+    path,
+    "[default]\n" + Object.entries(all).map(([k, v]) => `${k} = ${v}\n`).join(""),
+  );
+  return path;
+}
+
+/** What a CLI run printed and returned. */
+export interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * Runs `deno run main.ts ARGS` as a subprocess, as cron would.
+ *
+ * @example
+ * ```ts
+ * const { code } = await runCli(["--config", "/tmp/x/conntracker.ini"]);
+ * ```
+ */
+export async function runCli(args: string[], env: Record<string, string> = {}): Promise<CliResult> {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "--allow-all", "--quiet", join(ROOT, "main.ts"), ...args],
+    env,
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const decode = (b: Uint8Array) => new TextDecoder().decode(b);
+  return { code: out.code, stdout: decode(out.stdout), stderr: decode(out.stderr) };
+}
+
+/**
+ * Runs a query with the real `sqlite3` shell and returns its rows as arrays of
+ * strings (`-separator` is a tab).
+ *
+ * @example
+ * ```ts
+ * const rows = await sqlite3("/tmp/x/audit.sqlite", "SELECT name FROM Accounts;");
+ * ```
+ */
+export async function sqlite3(db: string, sql: string): Promise<string[][]> {
+  const out = await new Deno.Command("sqlite3", {
+    args: ["-readonly", "-separator", "\t", db, sql],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  if (out.code !== 0) throw new Error(`sqlite3 failed: ${new TextDecoder().decode(out.stderr)}`);
+  return new TextDecoder().decode(out.stdout).split("\n").filter((l) => l !== "")
+    .map((l) => l.split("\t"));
+}
+
+/**
+ * The instant of a wall time in a fixed UTC offset: the tests' own, simple
+ * conversion, independent of the zone code under test.
+ *
+ * @example
+ * ```ts
+ * instantAt("20261125 00:33:40", "+01:00"); // Date.parse("2026-11-25T00:33:40+01:00")
+ * ```
+ */
+export function instantAt(auditTimestamp: string, offset: string): number {
+  const m = /^(\d{4})(\d\d)(\d\d) (\d\d:\d\d:\d\d)$/.exec(auditTimestamp);
+  if (!m) throw new Error(`not an audit timestamp: ${auditTimestamp}`);
+  return Date.parse(`${m[1]}-${m[2]}-${m[3]}T${m[4]}${offset}`);
+}
+
+/**
+ * Asserts that `fn` rejects with an error whose message matches.
+ *
+ * @example
+ * ```ts
+ * await assertRejects(() => Promise.reject(new Error("boom")), /boom/);
+ * ```
+ */
+export async function assertRejects(fn: () => Promise<unknown>, pattern: RegExp): Promise<Error> {
+  try {
+    await fn();
+  } catch (e) {
+    if (!pattern.test((e as Error).message)) {
+      throw new Error(`error "${(e as Error).message}" does not match ${pattern}`);
+    }
+    return e as Error;
+  }
+  throw new Error(`expected a rejection matching ${pattern}`);
+}

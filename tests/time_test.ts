@@ -1,0 +1,138 @@
+import { deepStrictEqual as assertEquals, throws as assertThrows } from "node:assert";
+import { compileLayout, formatWall, LayoutError, parseWall } from "../lib/layout.ts";
+import {
+  clockInstant,
+  createLogClock,
+  formatInstant,
+  loadZone,
+  wallToInstant,
+  ZoneError,
+} from "../lib/zone.ts";
+
+const wall = (y: number, mo: number, d: number, h: number, mi: number, s = 0) => ({
+  year: y,
+  month: mo,
+  day: d,
+  hour: h,
+  minute: mi,
+  second: s,
+  millisecond: 0,
+});
+
+Deno.test("parseWall() reads the old tool's Go layout and MariaDB's default format alike", () => {
+  for (const layout of ["20060102 15:04:05", "%Y%m%d %H:%i:%s"]) {
+    const parsed = parseWall(compileLayout(layout), "20261124 23:52:28");
+    assertEquals(parsed?.wall, wall(2026, 11, 24, 23, 52, 28));
+    assertEquals(parsed?.end, 17);
+  }
+});
+
+Deno.test("parseWall() reads microseconds and the line's own offset (%f%z and Go's .000000-0700)", () => {
+  const text = "20231207T13:14:28.123456+0100";
+  for (const layout of ["%Y%m%dT%H:%i:%s.%f%z", "20060102T15:04:05.000000-0700"]) {
+    const parsed = parseWall(compileLayout(layout), text);
+    assertEquals(parsed?.wall, {
+      ...wall(2023, 12, 7, 13, 14, 28),
+      millisecond: 123,
+      offsetSeconds: 3600,
+    });
+  }
+  // The offset wins over TimeLocation.
+  const clock = createLogClock(compileLayout("%Y%m%dT%H:%i:%s.%f%z"), loadZone("America/New_York"));
+  assertEquals(clockInstant(clock, text), Date.parse("2023-12-07T13:14:28.123+01:00"));
+});
+
+Deno.test("parseWall() accepts a fraction after the seconds even when the layout has none (as Go)", () => {
+  assertEquals(
+    parseWall(compileLayout("2006-01-02 15:04:05"), "2024-01-02 03:04:05.25")?.wall.millisecond,
+    250,
+  );
+});
+
+Deno.test("parseWall() rejects text that does not match", () => {
+  const layout = compileLayout("20060102 15:04:05");
+  for (const text of ["2026-11-24 23:52:28", "20261324 23:52:28", "20260230 10:00:00", "x"]) {
+    assertEquals(parseWall(layout, text), undefined, text);
+  }
+});
+
+Deno.test("compileLayout() rejects unknown elements and layouts without a date and time", () => {
+  assertThrows(() => compileLayout("YYYY-MM-DD HH:mm:ss"), LayoutError);
+  assertThrows(() => compileLayout("2006-01-02 15:04:07"), /Unknown element "07"/);
+  assertThrows(() => compileLayout("%Y%m%d %H:%i:%q"), /Unknown specifier "%q"/);
+  assertThrows(() => compileLayout("15:04:05"), /must contain a year/);
+  assertThrows(() => compileLayout("2006-01-02 15:04:05 MST"), /Zone abbreviations/);
+});
+
+Deno.test("formatWall() writes Go layouts: offsets, Z, twelve-hour clock, names, fractions", () => {
+  const w = { ...wall(2024, 10, 14, 13, 22, 57), millisecond: 120, offsetSeconds: 7200 };
+  assertEquals(
+    formatWall(compileLayout("2006-01-02 15:04:05-07:00"), w),
+    "2024-10-14 13:22:57+02:00",
+  );
+  assertEquals(
+    formatWall(compileLayout("2006-01-02T15:04:05.000Z07:00"), { ...w, offsetSeconds: 0 }),
+    "2024-10-14T13:22:57.120Z",
+  );
+  assertEquals(
+    formatWall(compileLayout("Mon Jan _2 3:04:05.999 PM 2006 -0700"), {
+      ...w,
+      day: 4,
+      offsetSeconds: -16200,
+    }),
+    "Fri Oct  4 1:22:57.12 PM 2024 -0430",
+  );
+});
+
+Deno.test("loadZone() rejects an unknown zone", () => {
+  assertThrows(() => loadZone("Mars/Olympus"), ZoneError);
+  assertEquals(loadZone("UTC").name, "UTC");
+});
+
+Deno.test("wallToInstant() resolves an autumn overlap by log order: the second pass after the clock steps back", () => {
+  // Europe/Zurich, 2024-10-27: 03:00 CEST became 02:00 CET, so 02:00-02:59 happened twice.
+  const zurich = loadZone("Europe/Zurich");
+  const clock = createLogClock(compileLayout("20060102 15:04:05"), zurich);
+  const lines = [
+    "20241027 01:59:00",
+    "20241027 02:30:00",
+    "20241027 02:59:59",
+    "20241027 02:00:01",
+    "20241027 02:30:00",
+    "20241027 03:00:00",
+  ];
+  assertEquals(lines.map((l) => clockInstant(clock, l)), [
+    Date.parse("2024-10-27T01:59:00+02:00"),
+    Date.parse("2024-10-27T02:30:00+02:00"),
+    Date.parse("2024-10-27T02:59:59+02:00"),
+    Date.parse("2024-10-27T02:00:01+01:00"),
+    Date.parse("2024-10-27T02:30:00+01:00"),
+    Date.parse("2024-10-27T03:00:00+01:00"),
+  ]);
+  // Without a line before it, the earlier instant; a second of jitter back stays on the first pass.
+  assertEquals(
+    wallToInstant(zurich, wall(2024, 10, 27, 2, 30)),
+    Date.parse("2024-10-27T02:30:00+02:00"),
+  );
+  assertEquals(
+    wallToInstant(zurich, wall(2024, 10, 27, 2, 30), Date.parse("2024-10-27T02:30:01+02:00")),
+    Date.parse("2024-10-27T02:30:00+02:00"),
+  );
+});
+
+Deno.test("wallToInstant() maps a spring-gap time with the offset before the gap", () => {
+  // 2024-03-31 02:30 never happened in Zurich: it is read as 02:30+01:00 = 03:30 CEST.
+  assertEquals(
+    wallToInstant(loadZone("Europe/Zurich"), wall(2024, 3, 31, 2, 30)),
+    Date.parse("2024-03-31T02:30:00+01:00"),
+  );
+});
+
+Deno.test("formatInstant() around DST: the later wall text can be the earlier instant", () => {
+  const layout = compileLayout("2006-01-02 15:04:05-07:00");
+  const zurich = loadZone("Europe/Zurich");
+  const first = formatInstant(layout, zurich, Date.parse("2024-10-27T02:50:00+02:00"));
+  const second = formatInstant(layout, zurich, Date.parse("2024-10-27T02:10:00+01:00"));
+  assertEquals([first, second], ["2024-10-27 02:50:00+02:00", "2024-10-27 02:10:00+01:00"]);
+  assertEquals(first > second, true); // as text; yet `second` is 20 minutes later.
+});
