@@ -1,8 +1,4 @@
-import {
-  deepStrictEqual as assertEquals,
-  ok as assert,
-  type throws as assertThrows,
-} from "node:assert";
+import { deepStrictEqual as assertEquals, ok as assert } from "node:assert";
 import { join } from "node:path";
 import { ConfigError, configPath, DEFAULT_CONFIG_PATH, KEYS, parseConfig } from "../lib/config.ts";
 import { ROOT, runCli, withTempDir } from "./helpers.ts";
