@@ -1,0 +1,176 @@
+/**
+ * A throwaway MariaDB server with the `server_audit` plugin, from Debian's
+ * `mariadb-server`: its own temp data directory, socket and loopback port,
+ * always shut down and removed afterwards.
+ *
+ * @module
+ */
+
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+
+/** Where Debian puts the server. */
+const MARIADBD = ["/usr/sbin/mariadbd", "/usr/bin/mariadbd"].find((p) => existsSync(p));
+
+/** Whether a MariaDB server can be started here. */
+export const HAVE_MARIADB: boolean = MARIADBD !== undefined;
+
+/** The zone the server process runs in (its audit timestamps are this wall time). */
+export const SERVER_TZ = "Europe/Zurich";
+
+/** A running throwaway server. */
+export interface MariaDb {
+  dir: string;
+  socket: string;
+  port: number;
+  /** The audit log file (`server_audit_file_path`). */
+  auditLog: string;
+  version: string;
+}
+
+/** Options of the audit plugin. */
+export interface AuditOptions {
+  events: string;
+  rotateSize?: number;
+  rotations?: number;
+}
+
+function freePort(): number {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (listener.addr as Deno.NetAddr).port;
+  listener.close();
+  return port;
+}
+
+/** The result of one `mariadb` client call. */
+export interface ClientResult {
+  ok: boolean;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * Runs the `mariadb` command-line client.
+ *
+ * @example
+ * ```ts
+ * await client(["-S", "/tmp/x/sock", "-uroot", "-e", "select 1"]);
+ * ```
+ */
+export async function client(args: string[], input?: string): Promise<ClientResult> {
+  const child = new Deno.Command("mariadb", {
+    args: ["--no-defaults", "--default-character-set=utf8mb4", ...args],
+    stdin: input === undefined ? "null" : "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  if (input !== undefined) {
+    const writer = child.stdin.getWriter();
+    await writer.write(new TextEncoder().encode(input));
+    await writer.close();
+  }
+  const out = await child.output();
+  const decode = (b: Uint8Array) => new TextDecoder().decode(b);
+  return { ok: out.code === 0, stdout: decode(out.stdout), stderr: decode(out.stderr) };
+}
+
+/**
+ * Runs SQL as root over the socket and returns the rows (tab-separated, no header).
+ *
+ * @example
+ * ```ts
+ * await rootSql(server, "SELECT 1");
+ * ```
+ */
+export async function rootSql(server: MariaDb, sql: string): Promise<string[][]> {
+  const r = await client(["-S", server.socket, "-uroot", "-N", "-B"], sql);
+  if (!r.ok) throw new Error(`root SQL failed: ${r.stderr}`);
+  return r.stdout.split("\n").filter((l) => l).map((l) => l.split("\t"));
+}
+
+async function run(cmd: string, args: string[], env: Record<string, string> = {}): Promise<void> {
+  const out = await new Deno.Command(cmd, { args, env, stdout: "piped", stderr: "piped" }).output();
+  if (out.code !== 0) {
+    throw new Error(`${cmd} failed: ${new TextDecoder().decode(out.stderr)}`);
+  }
+}
+
+/**
+ * Starts a server, runs `fn` with it, and always shuts it down and removes
+ * its files.
+ *
+ * @example
+ * ```ts
+ * await withMariaDb({ events: "CONNECT" }, async (server) => {
+ *   await rootSql(server, "SELECT 1");
+ * });
+ * ```
+ */
+export async function withMariaDb(
+  audit: AuditOptions,
+  fn: (server: MariaDb) => Promise<void>,
+): Promise<void> {
+  if (!MARIADBD) throw new Error("mariadbd not found: install mariadb-server");
+  const dir = await Deno.makeTempDir({ prefix: "conntracker-mariadb-" });
+  const data = join(dir, "data");
+  const auditDir = join(dir, "audit");
+  await Deno.mkdir(data);
+  await Deno.mkdir(auditDir);
+  const port = freePort();
+  const socket = join(dir, "sock");
+  let child: Deno.ChildProcess | undefined;
+  try {
+    await run("mariadb-install-db", [
+      "--no-defaults",
+      "--user=root",
+      `--datadir=${data}`,
+      "--auth-root-authentication-method=normal",
+      "--skip-test-db",
+    ]);
+    const auditLog = join(auditDir, "server_audit.log");
+    child = new Deno.Command(MARIADBD, {
+      args: [
+        "--no-defaults",
+        "--user=root",
+        `--datadir=${data}`,
+        `--socket=${socket}`,
+        `--port=${port}`,
+        "--bind-address=127.0.0.1",
+        "--skip-name-resolve",
+        `--pid-file=${join(dir, "pid")}`,
+        `--log-error=${join(dir, "err.log")}`,
+        "--innodb-buffer-pool-size=16M",
+        "--plugin-load-add=server_audit",
+        "--server_audit_logging=ON",
+        `--server_audit_events=${audit.events}`,
+        `--server_audit_file_path=${auditLog}`,
+        `--server_audit_file_rotate_size=${audit.rotateSize ?? 1_000_000}`,
+        `--server_audit_file_rotations=${audit.rotations ?? 9}`,
+      ],
+      env: { TZ: SERVER_TZ },
+      stdout: "null",
+      stderr: "null",
+    }).spawn();
+    let version = "";
+    for (let i = 0; i < 120 && !version; i++) {
+      const r = await client(["-S", socket, "-uroot", "-N", "-B", "-e", "SELECT VERSION()"]);
+      if (r.ok) version = r.stdout.trim();
+      else await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+    if (!version) {
+      const log = await Deno.readTextFile(join(dir, "err.log")).catch(() => "");
+      throw new Error(`mariadbd did not start:\n${log.slice(-2000)}`);
+    }
+    await fn({ dir, socket, port, auditLog, version });
+  } finally {
+    if (child) {
+      try {
+        child.kill("SIGTERM");
+      } catch {
+        // Already gone.
+      }
+      await child.status;
+    }
+    await Deno.remove(dir, { recursive: true });
+  }
+}

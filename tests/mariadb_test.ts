@@ -1,0 +1,237 @@
+/**
+ * End-to-end tests against a real MariaDB server with the audit plugin: the
+ * test drives the server the way clients do, keeps its own record of what it
+ * did and when, runs conntracker as cron would, and compares.
+ */
+
+import { deepStrictEqual as assertEquals, ok as assert } from "node:assert";
+import { dirname, join } from "node:path";
+import mysql from "mysql2/promise";
+import { runCli, sqlite3, withTempDir, writeConfig } from "./helpers.ts";
+import { client, HAVE_MARIADB, type MariaDb, rootSql, SERVER_TZ, withMariaDb } from "./mariadb.ts";
+
+const CI = Boolean(Deno.env.get("CI"));
+if (!HAVE_MARIADB && !CI) {
+  console.error(
+    "\n*** SKIPPING the MariaDB end-to-end tests: mariadbd not found " +
+      "(apt-get install mariadb-server mariadb-client) ***\n",
+  );
+}
+
+function e2e(name: string, fn: () => Promise<void>): void {
+  // Without a server these fail under CI (withMariaDb throws) and are skipped, loudly, elsewhere.
+  Deno.test({
+    name,
+    ignore: !HAVE_MARIADB && !CI,
+    sanitizeOps: false,
+    sanitizeResources: false,
+    fn,
+  });
+}
+
+/** One login attempt the test made, with the wall-clock window it ran in. */
+interface Attempt {
+  user: string;
+  host: string;
+  ok: boolean;
+  before: number;
+  after: number;
+}
+
+/** Logs in with the `mariadb` client and records the attempt. */
+async function login(
+  server: MariaDb,
+  attempts: Attempt[],
+  user: string,
+  password: string,
+  via: "tcp" | "socket",
+  input = "SELECT 1;",
+): Promise<void> {
+  const where = via === "tcp"
+    ? ["-h", "127.0.0.1", "-P", String(server.port), "--protocol=TCP"]
+    : ["-S", server.socket];
+  const before = Date.now();
+  const r = await client([...where, "-u", user, `-p${password}`], input);
+  const after = Date.now();
+  attempts.push({ user, host: via === "tcp" ? "127.0.0.1" : "localhost", ok: r.ok, before, after });
+}
+
+interface Expected {
+  logins: number;
+  failed: number;
+  lastLogin?: [number, number];
+  lastFailed?: [number, number];
+}
+
+/** What the attempts mean per logged `user@host`: the oracle. */
+function expectedFrom(attempts: Attempt[]): Map<string, Expected> {
+  const out = new Map<string, Expected>();
+  for (const a of attempts) {
+    const key = `${a.user}@${a.host}`;
+    const e = out.get(key) ?? { logins: 0, failed: 0 };
+    // The server stamps connection lines with a coarse clock, in whole seconds.
+    const window: [number, number] = [Math.floor((a.before - 50) / 1000) * 1000, a.after];
+    if (a.ok) e.logins++, e.lastLogin = window;
+    else e.failed++, e.lastFailed = window;
+    out.set(key, e);
+  }
+  return out;
+}
+
+async function activity(db: string) {
+  const rows = await sqlite3(
+    db,
+    "SELECT name, host, logins, ifnull(last_login_ms, ''), failed_attempts, ifnull(last_failed_ms, '') FROM activity;",
+  );
+  return new Map(rows.map(([n, h, logins, last, failed, lastFailed]) => [`${n}@${h}`, {
+    logins: Number(logins),
+    failed: Number(failed),
+    lastLogin: last ? Number(last) : undefined,
+    lastFailed: lastFailed ? Number(lastFailed) : undefined,
+  }]));
+}
+
+function within(at: number | undefined, [from, to]: [number, number], what: string): void {
+  assert(at !== undefined && at >= from && at <= to, `${what}: ${at} not in [${from}, ${to}]`);
+}
+
+async function compare(db: string, attempts: Attempt[]): Promise<void> {
+  const got = await activity(db);
+  const expected = expectedFrom(attempts);
+  for (const [key, e] of expected) {
+    const g = got.get(key);
+    assert(g, `${key} missing`);
+    assertEquals([g.logins, g.failed], [e.logins, e.failed], key);
+    if (e.lastLogin) within(g.lastLogin, e.lastLogin, `${key} last login`);
+    if (e.lastFailed) within(g.lastFailed, e.lastFailed, `${key} last failed`);
+  }
+  const extra = [...got.keys()].filter((k) => !expected.has(k) && k !== "root@localhost");
+  assertEquals(extra, []);
+}
+
+const USERS = `
+  CREATE USER 'svc.report-1'@'%' IDENTIFIED BY 'pw-svc';
+  CREATE USER 'zoë'@'%' IDENTIFIED BY 'pw-zoe';
+  CREATE USER 'app'@'%' IDENTIFIED BY 'pw-any';
+  CREATE USER 'app'@'127.0.0.1' IDENTIFIED BY 'pw-local';
+  CREATE USER 'carol'@'localhost' IDENTIFIED BY 'pw-carol';
+  CREATE DATABASE shop;
+  GRANT ALL ON shop.* TO 'svc.report-1'@'%', 'zoë'@'%', 'app'@'%', 'app'@'127.0.0.1', 'carol'@'localhost';
+`;
+
+const TRICKY = [
+  "SELECT 'x,CONNECT,y' AS a;",
+  "SELECT '20261124 23:52:28,vm,mallory,127.0.0.1,10,0,CONNECT,,,0' AS fake;",
+  "SELECT 'it''s', \"dq\", 'back\\\\slash', 'a,b,c', 'naïve ☃';",
+  "SELECT 1,\n  2 AS two;",
+].join("\n");
+
+e2e(
+  "mariadb: logins, failures, tricky queries and rotation between runs, counted exactly once",
+  async () => {
+    await withTempDir(async (work) => {
+      await withMariaDb(
+        { events: "CONNECT,QUERY,TABLE", rotateSize: 8192, rotations: 20 },
+        async (server) => {
+          await rootSql(server, USERS);
+          const config = await writeConfig(work, {
+            AuditLogPath: dirname(server.auditLog),
+            TimeLocation: SERVER_TZ,
+          });
+          const db = join(work, "audit.sqlite");
+          const attempts: Attempt[] = [];
+          await login(server, attempts, "app", "pw-local", "tcp");
+          await login(server, attempts, "zoë", "pw-zoe", "socket", TRICKY);
+          await login(server, attempts, "svc.report-1", "pw-svc", "tcp", TRICKY);
+          await login(server, attempts, "app", "wrong", "tcp");
+          await login(server, attempts, "mallory", "nope", "tcp");
+          await login(server, attempts, "carol", "pw-carol", "socket");
+          let run = await runCli(["--config", config]);
+          assertEquals([run.code, run.stdout, run.stderr], [0, "", ""]);
+          await compare(db, attempts);
+
+          // Rotation by the plugin: on demand, then by size, between two runs.
+          await rootSql(server, "SET GLOBAL server_audit_file_rotate_now = ON;");
+          await new Promise((r) => setTimeout(r, 1100));
+          await login(server, attempts, "zoë", "pw-zoe", "tcp");
+          const burst = Array.from(
+            { length: 120 },
+            (_, i) => `SELECT ${i}, 'filler, ${"x".repeat(150)}';`,
+          );
+          await login(server, attempts, "svc.report-1", "pw-svc", "socket", burst.join("\n"));
+          await login(server, attempts, "app", "pw-any", "socket");
+          await login(server, attempts, "zoë", "bad", "socket");
+          const files = [...Deno.readDirSync(dirname(server.auditLog))].map((e) => e.name);
+          assert(files.length >= 3, `rotated files: ${files}`);
+          run = await runCli(["--config", config]);
+          assertEquals([run.code, run.stderr], [0, ""]);
+          await compare(db, attempts);
+
+          // No new activity: nothing changes.
+          const dump = () =>
+            sqlite3(
+              db,
+              "SELECT * FROM Accounts ORDER BY 1, 2; SELECT * FROM activity ORDER BY 1, 2;",
+            );
+          const before = await dump();
+          assertEquals((await runCli(["--config", config])).code, 0);
+          assertEquals(await dump(), before);
+
+          // The sqlite3 shell reads the README's query: successful logins only, at their last time.
+          const rows = await sqlite3(db, "SELECT name, host, last_seen FROM Accounts;");
+          const seen = new Map(rows.map(([n, h, t]) => [`${n}@${h}`, t]));
+          for (const [key, e] of expectedFrom(attempts)) {
+            if (!e.lastLogin) {
+              assertEquals(seen.get(key), undefined, `${key} never logged in`);
+              continue;
+            }
+            const text = seen.get(key)!;
+            assert(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d[+-]\d\d:\d\d$/.test(text), text);
+            within(Date.parse(text.replace(" ", "T")), e.lastLogin, `${key} last_seen ${text}`);
+          }
+        },
+      );
+    });
+  },
+);
+
+e2e(
+  "mariadb: change-user through a driver is the new account's login; a failed one is a failed attempt",
+  async () => {
+    await withTempDir(async (work) => {
+      await withMariaDb({ events: "CONNECT" }, async (server) => {
+        await rootSql(server, USERS);
+        const attempts: Attempt[] = [];
+        let before = Date.now();
+        const conn = await mysql.createConnection({
+          socketPath: server.socket,
+          user: "zoë",
+          password: "pw-zoe",
+        });
+        await conn.query("SELECT 1");
+        attempts.push({ user: "zoë", host: "localhost", ok: true, before, after: Date.now() });
+        await new Promise((r) => setTimeout(r, 1100));
+        before = Date.now();
+        await conn.changeUser({ user: "carol", password: "pw-carol" });
+        attempts.push({ user: "carol", host: "localhost", ok: true, before, after: Date.now() });
+        const [rows] = await conn.query("SELECT CURRENT_USER() AS cu");
+        assertEquals((rows as { cu: string }[])[0].cu, "carol@localhost");
+        before = Date.now();
+        await conn.changeUser({ user: "eve", password: "x" }).then(() => assert(false), () => {});
+        attempts.push({ user: "eve", host: "localhost", ok: false, before, after: Date.now() });
+        await conn.end().catch(() => {});
+        // The server logs the successful change-user with an empty user and host (the spec's fact).
+        const log = await Deno.readTextFile(server.auditLog);
+        assert(/^\d{8} [\d:]{8},[^,]*,,,\d+,0,CHANGEUSER,O*,,0$/m.test(log), log);
+        assert(/,eve,localhost,\d+,0,CHANGEUSER,,,1045$/m.test(log), log);
+        const config = await writeConfig(work, {
+          AuditLogPath: server.auditLog,
+          TimeLocation: SERVER_TZ,
+        });
+        const run = await runCli(["--config", config]);
+        assertEquals([run.code, run.stderr], [0, ""]);
+        await compare(join(work, "audit.sqlite"), attempts);
+      });
+    });
+  },
+);
