@@ -66,7 +66,17 @@ async function* gzipChunks(file: Deno.FsFile, skip: number): AsyncGenerator<Uint
       skip = 0;
     }
   } finally {
-    reader.releaseLock();
+    // Stops the decompression (and closes the file) when the caller stopped early.
+    await reader.cancel().catch(() => {});
+  }
+}
+
+/** Closes a file that a finished stream may have closed already. */
+function closeQuietly(file: Deno.FsFile): void {
+  try {
+    file.close();
+  } catch {
+    // Closed by its readable stream.
   }
 }
 
@@ -124,7 +134,7 @@ export async function readHead(path: string, limit = 2 * FINGERPRINT_BYTES): Pro
   } catch (e) {
     throw new SourceError(path, `cannot be read: ${describe(e)}`);
   } finally {
-    file.close();
+    closeQuietly(file);
   }
 }
 
@@ -242,11 +252,7 @@ export async function readBlocks(
   } catch (e) {
     throw new SourceError(path, `cannot be read: ${describe(e)}`);
   } finally {
-    try {
-      file.close();
-    } catch {
-      // The gzip stream closes the file itself when it ends.
-    }
+    closeQuietly(file);
   }
   return result;
 }
