@@ -187,30 +187,6 @@ export function openStore(path: string, lockTimeoutMs: number): DatabaseSync {
 }
 
 /**
- * Opens the database read-only (for reports).
- *
- * @example
- * ```ts
- * const db = openStoreReadOnly("/var/lib/mysql/audit.sqlite");
- * ```
- * @throws {StoreError} when it does not exist or cannot be read.
- */
-export function openStoreReadOnly(path: string): DatabaseSync {
-  return guard(path, () => {
-    const db = new DatabaseSync(path, { readOnly: true });
-    db.exec("PRAGMA busy_timeout = 10000");
-    const version = Number(
-      (db.prepare("PRAGMA user_version").get() as { user_version: number })
-        .user_version,
-    );
-    if (version > SCHEMA_VERSION) {
-      throw new StoreError(path, `Database schema ${version} is newer than this conntracker's`);
-    }
-    return db;
-  });
-}
-
-/**
  * Starts a run's write transaction (waiting for another run up to the busy
  * timeout) and brings the schema up to date inside it. The old tool's
  * database (only `Accounts`) is upgraded in place.

@@ -8,17 +8,10 @@
 import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { main } from "../main.ts";
-import { copyAuditFiles, writeConfig } from "./helpers.ts";
+import { copyAuditFiles, FILES_FULL, writeConfig } from "./helpers.ts";
 
 const dir = await Deno.makeTempDir({ prefix: "conntracker-demo-" });
-const files = [
-  "server_audit.log.4",
-  "server_audit.log.3",
-  "server_audit.log.2",
-  "server_audit.log.1",
-  "server_audit.log",
-];
-await copyAuditFiles("mariadb-10.11-full", files, dir);
+await copyAuditFiles("mariadb-10.11-full", FILES_FULL, dir);
 const config = await writeConfig(dir, { AuditLogPath: dir, LogLevel: "INFO" });
 console.log(`audit logs: ${dir} (a real MariaDB 10.11 capture)\nconfig:     ${config}\n`);
 const code = await main(["--config", config]);

@@ -11,6 +11,17 @@ import { fileURLToPath } from "node:url";
 /** The repository root. */
 export const ROOT: string = fileURLToPath(new URL("..", import.meta.url));
 
+/** The files of the first real capture, oldest first. */
+export const FILES_10_11 = [
+  "server_audit.log.3",
+  "server_audit.log.2",
+  "server_audit.log.1",
+  "server_audit.log",
+];
+
+/** The files of the full real capture, oldest first. */
+export const FILES_FULL = ["server_audit.log.4", ...FILES_10_11];
+
 /** The fixtures folder. */
 export const FIXTURES: string = join(ROOT, "tests", "fixtures");
 

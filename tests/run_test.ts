@@ -3,6 +3,8 @@ import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import {
   copyAuditFiles,
+  FILES_10_11,
+  FILES_FULL,
   FIXTURES,
   instantAt,
   runCli,
@@ -11,13 +13,6 @@ import {
   writeConfig,
 } from "./helpers.ts";
 
-const FILES_10_11 = [
-  "server_audit.log.3",
-  "server_audit.log.2",
-  "server_audit.log.1",
-  "server_audit.log",
-];
-const FILES_FULL = ["server_audit.log.4", ...FILES_10_11];
 const CET = "+01:00";
 
 interface Counted {

@@ -3,16 +3,8 @@ import { Buffer } from "node:buffer";
 import { join } from "node:path";
 import { applyRecord, createTally } from "../lib/aggregate.ts";
 import { parseRecord, scanBlock, type ScanStats, stripPort } from "../lib/scan.ts";
-import { FIXTURES } from "./helpers.ts";
+import { FILES_10_11, FILES_FULL, FIXTURES } from "./helpers.ts";
 import { referenceCount } from "./reference.ts";
-
-const FILES_10_11 = [
-  "server_audit.log.3",
-  "server_audit.log.2",
-  "server_audit.log.1",
-  "server_audit.log",
-];
-const FILES_FULL = ["server_audit.log.4", ...FILES_10_11];
 
 function binary(text: string): string {
   return Buffer.from(text, "utf8").toString("latin1");
