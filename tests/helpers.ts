@@ -133,6 +133,35 @@ export async function sqlite3(db: string, sql: string): Promise<string[][]> {
     .map((l) => l.split("\t"));
 }
 
+/** What the activity table holds for one `user@host`. Times are epoch milliseconds. */
+export interface Counted {
+  logins: number;
+  failed: number;
+  lastLogin?: number;
+  lastFailed?: number;
+}
+
+/**
+ * Reads the activity table with the real `sqlite3` shell, keyed by `user@host`.
+ *
+ * @example
+ * ```ts
+ * const counts = await activity("/tmp/x/audit.sqlite");
+ * ```
+ */
+export async function activity(db: string): Promise<Map<string, Counted>> {
+  const rows = await sqlite3(
+    db,
+    "SELECT name, host, logins, ifnull(last_login_ms, ''), failed_attempts, ifnull(last_failed_ms, '') FROM activity;",
+  );
+  return new Map(rows.map(([name, host, logins, last, failed, lastFailed]) => {
+    const c: Counted = { logins: Number(logins), failed: Number(failed) };
+    if (last) c.lastLogin = Number(last);
+    if (lastFailed) c.lastFailed = Number(lastFailed);
+    return [`${name}@${host}`, c];
+  }));
+}
+
 /**
  * The instant of a wall time in a fixed UTC offset: the tests' own, simple
  * conversion, independent of the zone code under test.

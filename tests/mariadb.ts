@@ -7,7 +7,9 @@
  */
 
 import { existsSync } from "node:fs";
+import { connect } from "node:net";
 import { join } from "node:path";
+import mysql from "mysql2/promise";
 
 /** Where Debian puts the server. */
 const MARIADBD = ["/usr/sbin/mariadbd", "/usr/bin/mariadbd"].find((p) => existsSync(p));
@@ -26,6 +28,29 @@ export interface MariaDb {
   /** The audit log file (`server_audit_file_path`). */
   auditLog: string;
   version: string;
+}
+
+/** How a client reaches the server: the socket, or TCP from 127.0.0.1 or from 127.0.0.2. */
+export type Via = "socket" | "tcp" | "tcp2";
+
+/** The client host the server sees (and logs) for each way in (`--skip-name-resolve`). */
+export const CLIENT_HOST: Record<Via, string> = {
+  socket: "localhost",
+  tcp: "127.0.0.1",
+  tcp2: "127.0.0.2",
+};
+
+/** One login attempt a test made, with the wall-clock window it ran in. */
+export interface Attempt {
+  user: string;
+  /** The client host, as logged. */
+  host: string;
+  ok: boolean;
+  /** Epoch milliseconds just before and just after the attempt. */
+  before: number;
+  after: number;
+  /** `CURRENT_USER()` after a successful login: the account MariaDB chose. */
+  currentUser?: string;
 }
 
 /** Options of the audit plugin. */
@@ -86,6 +111,84 @@ export async function rootSql(server: MariaDb, sql: string): Promise<string[][]>
   const r = await client(["-S", server.socket, "-uroot", "-N", "-B"], sql);
   if (!r.ok) throw new Error(`root SQL failed: ${r.stderr}`);
   return r.stdout.split("\n").filter((l) => l).map((l) => l.split("\t"));
+}
+
+/**
+ * Logs in with the `mariadb` client, runs `input` after `SELECT CURRENT_USER()`,
+ * and records the attempt.
+ *
+ * @example
+ * ```ts
+ * await login(server, attempts, "app", "secret", "tcp");
+ * ```
+ */
+export async function login(
+  server: MariaDb,
+  attempts: Attempt[],
+  user: string,
+  password: string,
+  via: Via,
+  input = "",
+): Promise<Attempt> {
+  const before = Date.now();
+  const currentUser = via === "tcp2"
+    ? await loginFrom2(server, user, password, input)
+    : await loginWithClient(server, user, password, via, input);
+  const attempt: Attempt = {
+    user,
+    host: CLIENT_HOST[via],
+    ok: currentUser !== undefined,
+    before,
+    after: Date.now(),
+  };
+  if (currentUser !== undefined) attempt.currentUser = currentUser;
+  attempts.push(attempt);
+  return attempt;
+}
+
+async function loginWithClient(
+  server: MariaDb,
+  user: string,
+  password: string,
+  via: "socket" | "tcp",
+  input: string,
+): Promise<string | undefined> {
+  const where = via === "socket"
+    ? ["-S", server.socket]
+    : ["-h", "127.0.0.1", "-P", String(server.port), "--protocol=TCP"];
+  const r = await client(
+    [...where, "-u", user, `-p${password}`, "-N", "-B"],
+    `SELECT CURRENT_USER();\n${input}`,
+  );
+  return r.ok ? r.stdout.split("\n")[0] : undefined;
+}
+
+/** The `mariadb` client cannot choose its source address; the driver can. */
+async function loginFrom2(
+  server: MariaDb,
+  user: string,
+  password: string,
+  input: string,
+): Promise<string | undefined> {
+  let conn;
+  try {
+    conn = await mysql.createConnection({
+      // mysql2 ignores `localAddress`; it takes a ready socket.
+      stream: connect({ host: "127.0.0.1", port: server.port, localAddress: "127.0.0.2" }),
+      user,
+      password,
+      multipleStatements: true,
+    });
+  } catch {
+    return undefined;
+  }
+  try {
+    const [rows] = await conn.query("SELECT CURRENT_USER() AS cu");
+    if (input) await conn.query(input);
+    return (rows as { cu: string }[])[0].cu;
+  } finally {
+    await conn.end().catch(() => {});
+  }
 }
 
 async function run(cmd: string, args: string[], env: Record<string, string> = {}): Promise<void> {

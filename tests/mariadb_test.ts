@@ -7,8 +7,9 @@
 import { deepStrictEqual as assertEquals, ok as assert } from "node:assert";
 import { dirname, join } from "node:path";
 import mysql from "mysql2/promise";
+import { compareActivity, expectedFrom, within } from "./attempts.ts";
 import { runCli, sqlite3, withTempDir, writeConfig } from "./helpers.ts";
-import { client, HAVE_MARIADB, type MariaDb, rootSql, SERVER_TZ, withMariaDb } from "./mariadb.ts";
+import { type Attempt, HAVE_MARIADB, login, rootSql, SERVER_TZ, withMariaDb } from "./mariadb.ts";
 
 const CI = Boolean(Deno.env.get("CI"));
 if (!HAVE_MARIADB && !CI) {
@@ -27,86 +28,6 @@ function e2e(name: string, fn: () => Promise<void>): void {
     sanitizeResources: false,
     fn,
   });
-}
-
-/** One login attempt the test made, with the wall-clock window it ran in. */
-interface Attempt {
-  user: string;
-  host: string;
-  ok: boolean;
-  before: number;
-  after: number;
-}
-
-/** Logs in with the `mariadb` client and records the attempt. */
-async function login(
-  server: MariaDb,
-  attempts: Attempt[],
-  user: string,
-  password: string,
-  via: "tcp" | "socket",
-  input = "SELECT 1;",
-): Promise<void> {
-  const where = via === "tcp"
-    ? ["-h", "127.0.0.1", "-P", String(server.port), "--protocol=TCP"]
-    : ["-S", server.socket];
-  const before = Date.now();
-  const r = await client([...where, "-u", user, `-p${password}`], input);
-  const after = Date.now();
-  attempts.push({ user, host: via === "tcp" ? "127.0.0.1" : "localhost", ok: r.ok, before, after });
-}
-
-interface Expected {
-  logins: number;
-  failed: number;
-  lastLogin?: [number, number];
-  lastFailed?: [number, number];
-}
-
-/** What the attempts mean per logged `user@host`: the oracle. */
-function expectedFrom(attempts: Attempt[]): Map<string, Expected> {
-  const out = new Map<string, Expected>();
-  for (const a of attempts) {
-    const key = `${a.user}@${a.host}`;
-    const e = out.get(key) ?? { logins: 0, failed: 0 };
-    // The server stamps connection lines with a coarse clock, in whole seconds.
-    const window: [number, number] = [Math.floor((a.before - 50) / 1000) * 1000, a.after];
-    if (a.ok) e.logins++, e.lastLogin = window;
-    else e.failed++, e.lastFailed = window;
-    out.set(key, e);
-  }
-  return out;
-}
-
-async function activity(db: string) {
-  const rows = await sqlite3(
-    db,
-    "SELECT name, host, logins, ifnull(last_login_ms, ''), failed_attempts, ifnull(last_failed_ms, '') FROM activity;",
-  );
-  return new Map(rows.map(([n, h, logins, last, failed, lastFailed]) => [`${n}@${h}`, {
-    logins: Number(logins),
-    failed: Number(failed),
-    lastLogin: last ? Number(last) : undefined,
-    lastFailed: lastFailed ? Number(lastFailed) : undefined,
-  }]));
-}
-
-function within(at: number | undefined, [from, to]: [number, number], what: string): void {
-  assert(at !== undefined && at >= from && at <= to, `${what}: ${at} not in [${from}, ${to}]`);
-}
-
-async function compare(db: string, attempts: Attempt[]): Promise<void> {
-  const got = await activity(db);
-  const expected = expectedFrom(attempts);
-  for (const [key, e] of expected) {
-    const g = got.get(key);
-    assert(g, `${key} missing`);
-    assertEquals([g.logins, g.failed], [e.logins, e.failed], key);
-    if (e.lastLogin) within(g.lastLogin, e.lastLogin, `${key} last login`);
-    if (e.lastFailed) within(g.lastFailed, e.lastFailed, `${key} last failed`);
-  }
-  const extra = [...got.keys()].filter((k) => !expected.has(k) && k !== "root@localhost");
-  assertEquals(extra, []);
 }
 
 const USERS = `
@@ -148,7 +69,7 @@ e2e(
           await login(server, attempts, "carol", "pw-carol", "socket");
           let run = await runCli(["--config", config]);
           assertEquals([run.code, run.stdout, run.stderr], [0, "", ""]);
-          await compare(db, attempts);
+          await compareActivity(db, attempts);
 
           // Rotation by the plugin: on demand, then by size, between two runs.
           await rootSql(server, "SET GLOBAL server_audit_file_rotate_now = ON;");
@@ -165,7 +86,7 @@ e2e(
           assert(files.length >= 3, `rotated files: ${files}`);
           run = await runCli(["--config", config]);
           assertEquals([run.code, run.stderr], [0, ""]);
-          await compare(db, attempts);
+          await compareActivity(db, attempts);
 
           // No new activity: nothing changes.
           const dump = () =>
@@ -230,7 +151,7 @@ e2e(
         });
         const run = await runCli(["--config", config]);
         assertEquals([run.code, run.stderr], [0, ""]);
-        await compare(join(work, "audit.sqlite"), attempts);
+        await compareActivity(join(work, "audit.sqlite"), attempts);
       });
     });
   },

@@ -2,7 +2,9 @@ import { deepStrictEqual as assertEquals, ok as assert } from "node:assert";
 import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import {
+  activity,
   copyAuditFiles,
+  type Counted,
   FILES_10_11,
   FILES_FULL,
   FIXTURES,
@@ -14,27 +16,6 @@ import {
 } from "./helpers.ts";
 
 const CET = "+01:00";
-
-interface Counted {
-  logins: number;
-  failed: number;
-  last_login?: number;
-  last_failed?: number;
-}
-
-/** Reads the activity table with the real sqlite3 shell. */
-async function activity(db: string): Promise<Map<string, Counted>> {
-  const rows = await sqlite3(
-    db,
-    "SELECT name, host, logins, ifnull(last_login_ms, ''), failed_attempts, ifnull(last_failed_ms, '') FROM activity;",
-  );
-  return new Map(rows.map(([name, host, logins, last, failed, lastFailed]) => {
-    const c: Counted = { logins: Number(logins), failed: Number(failed) };
-    if (last) c.last_login = Number(last);
-    if (lastFailed) c.last_failed = Number(lastFailed);
-    return [`${name}@${host}`, c];
-  }));
-}
 
 /** The oracle of the full capture: what its steps did, per logged user@host. */
 function fullCaptureOracle(): Map<string, Counted> {
@@ -49,10 +30,10 @@ function fullCaptureOracle(): Map<string, Counted> {
     const at = instantAt(step.log.ts, CET);
     if (step.result === "ok") {
       c.logins++;
-      c.last_login = Math.max(c.last_login ?? 0, at);
+      c.lastLogin = Math.max(c.lastLogin ?? 0, at);
     } else {
       c.failed++;
-      c.last_failed = Math.max(c.last_failed ?? 0, at);
+      c.lastFailed = Math.max(c.lastFailed ?? 0, at);
     }
     out.set(key, c);
   }
@@ -75,7 +56,7 @@ Deno.test("run: the full real capture gives exactly what its manifest's steps di
       "SELECT name, host, last_seen FROM Accounts;",
     );
     const want = [...expected].filter(([, c]) => c.logins > 0).map(([key, c]) => {
-      const at = new Date(c.last_login! + 3_600_000).toISOString();
+      const at = new Date(c.lastLogin! + 3_600_000).toISOString();
       return [key, `${at.slice(0, 10)} ${at.slice(11, 19)}${CET}`];
     });
     assertEquals(
@@ -96,8 +77,8 @@ Deno.test("run: the first capture matches its manifest's expected block", async 
     const got = await activity(join(dir, "audit.sqlite"));
     for (const [key, e] of Object.entries<Record<string, unknown>>(manifest.expected)) {
       const want: Counted = { logins: e.logins as number, failed: e.failed as number };
-      if (e.last_login) want.last_login = instantAt(e.last_login as string, CET);
-      if (e.last_failed) want.last_failed = instantAt(e.last_failed as string, CET);
+      if (e.last_login) want.lastLogin = instantAt(e.last_login as string, CET);
+      if (e.last_failed) want.lastFailed = instantAt(e.last_failed as string, CET);
       assertEquals(got.get(key), want, key);
     }
     const extra = [...got.keys()].filter((k) => !(k in manifest.expected));
@@ -136,7 +117,7 @@ Deno.test("run: a change-user whose account is named only in the next run is cou
     assertEquals((await activity(db)).get("carol@localhost"), {
       logins: 1,
       failed: 0,
-      last_login: instantAt("20261124 23:52:36", CET),
+      lastLogin: instantAt("20261124 23:52:36", CET),
     });
     assertEquals(await sqlite3(db, "SELECT count(*) FROM pending_change_user;"), [["0"]]);
     assertEquals(await sqlite3(db, "SELECT last_seen FROM Accounts WHERE name = 'carol';"), [[

@@ -1,0 +1,76 @@
+/**
+ * The oracle of the end-to-end tests and of the captured fixture: what a list
+ * of login attempts (made by the test itself, each within a known wall-clock
+ * window) means per logged `user@host`, and its comparison with the database.
+ *
+ * @module
+ */
+
+import { deepStrictEqual as assertEquals, ok as assert } from "node:assert";
+import { activity } from "./helpers.ts";
+import type { Attempt } from "./mariadb.ts";
+
+/** What the attempts of one `user@host` should give: counts, and windows for the last times. */
+export interface Expected {
+  logins: number;
+  failed: number;
+  lastLogin?: [number, number];
+  lastFailed?: [number, number];
+}
+
+/**
+ * Per logged `user@host`: counts, and the window the last of each kind happened in.
+ *
+ * @example
+ * ```ts
+ * expectedFrom([{ user: "a", host: "localhost", ok: true, before: 1000, after: 1200 }]);
+ * ```
+ */
+export function expectedFrom(attempts: Attempt[]): Map<string, Expected> {
+  const out = new Map<string, Expected>();
+  for (const a of attempts) {
+    const key = `${a.user}@${a.host}`;
+    const e = out.get(key) ?? { logins: 0, failed: 0 };
+    // The server stamps connection lines with a coarse clock, in whole seconds.
+    const window: [number, number] = [Math.floor((a.before - 50) / 1000) * 1000, a.after];
+    if (a.ok) e.logins++, e.lastLogin = window;
+    else e.failed++, e.lastFailed = window;
+    out.set(key, e);
+  }
+  return out;
+}
+
+/**
+ * Asserts that `at` lies in the window.
+ *
+ * @example
+ * ```ts
+ * within(1500, [1000, 2000], "x");
+ * ```
+ */
+export function within(at: number | undefined, [from, to]: [number, number], what: string): void {
+  assert(at !== undefined && at >= from && at <= to, `${what}: ${at} not in [${from}, ${to}]`);
+}
+
+/**
+ * Asserts that the activity table holds exactly what the attempts did; `root@localhost`
+ * (the test's own administration) is ignored.
+ *
+ * @example
+ * ```ts
+ * await compareActivity("/tmp/x/audit.sqlite", attempts);
+ * ```
+ */
+export async function compareActivity(db: string, attempts: Attempt[]): Promise<void> {
+  const got = await activity(db);
+  const expected = expectedFrom(attempts);
+  for (const [key, e] of expected) {
+    const g = got.get(key);
+    assert(g, `${key} missing`);
+    assertEquals([g.logins, g.failed], [e.logins, e.failed], key);
+    if (e.lastLogin) within(g.lastLogin, e.lastLogin, `${key} last login`);
+    if (e.lastFailed) within(g.lastFailed, e.lastFailed, `${key} last failed`);
+  }
+  const extra = [...got.keys()].filter((k) => !expected.has(k) && k !== "root@localhost");
+  assertEquals(extra, []);
+}

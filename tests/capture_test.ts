@@ -1,0 +1,44 @@
+/**
+ * Fast tests on the logs `deno task capture` kept from a real server: the
+ * oracle is the capture's own record of what it did (manifest.json).
+ */
+
+import { deepStrictEqual as assertEquals } from "node:assert";
+import { join } from "node:path";
+import { compareActivity } from "./attempts.ts";
+import { copyAuditFiles, FIXTURES, runCli, withTempDir, writeConfig } from "./helpers.ts";
+import type { Attempt } from "./mariadb.ts";
+
+/** The kept capture. */
+const CAPTURE = "mariadb-10.11-e2e";
+
+/** Its manifest: the files, oldest first, and every attempt the scenario made. */
+const MANIFEST: { files_oldest_first: string[]; attempts: Attempt[] } = JSON.parse(
+  Deno.readTextFileSync(join(FIXTURES, CAPTURE, "manifest.json")),
+);
+
+Deno.test("capture: the kept end-to-end logs give exactly what the scenario did", async () => {
+  await withTempDir(async (dir) => {
+    await Deno.mkdir(join(dir, "logs"));
+    await copyAuditFiles(CAPTURE, MANIFEST.files_oldest_first, join(dir, "logs"));
+    const config = await writeConfig(dir, { AuditLogPath: join(dir, "logs") });
+    const run = await runCli(["--config", config]);
+    assertEquals([run.code, run.stdout, run.stderr], [0, "", ""]);
+    await compareActivity(join(dir, "audit.sqlite"), MANIFEST.attempts);
+  });
+});
+
+Deno.test("capture: read in two halves across a rotation, nothing lost or counted twice", async () => {
+  await withTempDir(async (dir) => {
+    const logs = join(dir, "logs");
+    await Deno.mkdir(logs);
+    const files = MANIFEST.files_oldest_first;
+    const half = Math.floor(files.length / 2);
+    const config = await writeConfig(dir, { AuditLogPath: logs });
+    await copyAuditFiles(CAPTURE, files.slice(0, half), logs, Date.now() - 600_000);
+    assertEquals((await runCli(["--config", config])).code, 0);
+    await copyAuditFiles(CAPTURE, files.slice(half), logs);
+    assertEquals((await runCli(["--config", config])).code, 0);
+    await compareActivity(join(dir, "audit.sqlite"), MANIFEST.attempts);
+  });
+});
