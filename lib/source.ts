@@ -9,10 +9,11 @@
 import { Buffer } from "node:buffer";
 import { createHash } from "node:crypto";
 
-/** Bytes read at a time. */
-export const CHUNK_BYTES = 4 << 20;
-
-/** Lines longer than this are skipped (and counted) without being held in memory. */
+/**
+ * Lines longer than this are skipped (and counted) without being held in
+ * memory. It is also the most read at a time, so that a line longer than the
+ * limit always crosses a read boundary, where it is measured.
+ */
 export const MAX_LINE_BYTES = 1 << 20;
 
 /** How much of a file's first line the fingerprint covers. */
@@ -42,9 +43,13 @@ function describe(e: unknown): string {
   return (e as Error).message;
 }
 
-async function* plainChunks(file: Deno.FsFile, offset: number): AsyncGenerator<Uint8Array> {
+async function* plainChunks(
+  file: Deno.FsFile,
+  offset: number,
+  size: number,
+): AsyncGenerator<Uint8Array> {
   await file.seek(offset, Deno.SeekMode.Start);
-  const buffer = new Uint8Array(CHUNK_BYTES);
+  const buffer = new Uint8Array(size);
   for (;;) {
     const n = await file.read(buffer);
     if (n === null) return;
@@ -225,29 +230,36 @@ export async function readBlocks(
     throw new SourceError(path, `cannot be opened: ${describe(e)}`);
   }
   const result: ReadResult = { offset, bytesRead: 0, longLines: 0 };
+  // The partial line after the last newline; `skipping` while it is too long to keep.
   let carry = "";
   let skipping = false;
   let position = offset;
+  const chunks = gzip ? gzipChunks(file, offset) : plainChunks(file, offset, maxLine);
   try {
-    for await (const chunk of gzip ? gzipChunks(file, offset) : plainChunks(file, offset)) {
+    for await (const chunk of chunks) {
       result.bytesRead += chunk.length;
-      const chunkStart = position;
-      position += chunk.length;
-      const lastNewline = chunk.lastIndexOf(10);
-      if (lastNewline === -1) {
-        if (!skipping) {
-          carry += toBinary(chunk, 0, chunk.length);
-          if (carry.length > maxLine) carry = "", skipping = true, result.longLines++;
+      // No piece is longer than maxLine, so a longer line always spans pieces.
+      for (let at = 0; at < chunk.length; at += maxLine) {
+        const piece = chunk.subarray(at, at + maxLine);
+        const pieceStart = position;
+        position += piece.length;
+        const last = piece.lastIndexOf(10);
+        if (last === -1) {
+          if (!skipping) carry += toBinary(piece, 0, piece.length);
+          if (carry.length > maxLine) carry = "", skipping = true;
+          continue;
         }
-        continue;
+        const first = piece.indexOf(10);
+        let from = 0;
+        // A long line counts once it is complete: a partial one is read again later.
+        if (skipping) from = first + 1, skipping = false, result.longLines++;
+        else if (carry.length + first > maxLine) carry = "", from = first + 1, result.longLines++;
+        const block = carry + toBinary(piece, from, last + 1);
+        carry = toBinary(piece, last + 1, piece.length);
+        const end = pieceStart + last + 1;
+        if (block.length > 0) onBlock(block, end);
+        result.offset = end;
       }
-      let block = carry + toBinary(chunk, 0, lastNewline + 1);
-      if (skipping) block = block.slice(block.indexOf("\n") + 1), skipping = false;
-      carry = toBinary(chunk, lastNewline + 1, chunk.length);
-      if (carry.length > maxLine) carry = "", skipping = true, result.longLines++;
-      const end = chunkStart + lastNewline + 1;
-      if (block.length > 0) onBlock(block, end);
-      result.offset = end;
     }
   } catch (e) {
     throw new SourceError(path, `cannot be read: ${describe(e)}`);

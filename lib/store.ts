@@ -7,6 +7,8 @@
  * @module
  */
 
+import { statfsSync } from "node:fs";
+import { dirname } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import type { Activity, PendingChangeUser, ProxyActivity } from "./aggregate.ts";
 import type { Layout } from "./layout.ts";
@@ -133,6 +135,16 @@ const MIGRATIONS = [
 /** The schema version this build writes. */
 export const SCHEMA_VERSION = MIGRATIONS.length;
 
+/** Whether the file system holding `path` has (next to) no space left. */
+function diskIsFull(path: string): boolean {
+  try {
+    const fs = statfsSync(dirname(path));
+    return fs.bavail * fs.bsize < 1 << 20;
+  } catch {
+    return false;
+  }
+}
+
 function storeError(path: string, e: unknown): StoreError {
   const message = (e as Error).message ?? String(e);
   if (/database is locked|database is busy/i.test(message)) {
@@ -144,7 +156,10 @@ function storeError(path: string, e: unknown): StoreError {
   if (/readonly|read-only/i.test(message)) {
     return new StoreError(path, "Database is read-only");
   }
-  if (/disk is full|disk I\/O/i.test(message)) return new StoreError(path, `Database ${message}`);
+  if (/disk is full/i.test(message) || (/disk I\/O/i.test(message) && diskIsFull(path))) {
+    return new StoreError(path, "Database disk is full");
+  }
+  if (/disk I\/O/i.test(message)) return new StoreError(path, `Database ${message}`);
   if (/unable to open/i.test(message)) return new StoreError(path, "Database cannot be opened");
   return new StoreError(path, `Database error: ${message}`);
 }

@@ -95,16 +95,30 @@ export interface CliResult {
 }
 
 /**
- * Runs `deno run main.ts ARGS` as a subprocess, as cron would.
+ * Runs `deno run main.ts ARGS` as a subprocess, as cron would; `wrap` is a
+ * command to run it under (e.g. `setpriv` with fewer capabilities).
  *
  * @example
  * ```ts
  * const { code } = await runCli(["--config", "/tmp/x/conntracker.ini"]);
  * ```
  */
-export async function runCli(args: string[], env: Record<string, string> = {}): Promise<CliResult> {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-all", "--quiet", join(ROOT, "main.ts"), ...args],
+export async function runCli(
+  args: string[],
+  env: Record<string, string> = {},
+  wrap: string[] = [],
+): Promise<CliResult> {
+  const command = [
+    ...wrap,
+    Deno.execPath(),
+    "run",
+    "--allow-all",
+    "--quiet",
+    join(ROOT, "main.ts"),
+    ...args,
+  ];
+  const out = await new Deno.Command(command[0], {
+    args: command.slice(1),
     env,
     stdout: "piped",
     stderr: "piped",
@@ -112,6 +126,13 @@ export async function runCli(args: string[], env: Record<string, string> = {}): 
   const decode = (b: Uint8Array) => new TextDecoder().decode(b);
   return { code: out.code, stdout: decode(out.stdout), stderr: decode(out.stderr) };
 }
+
+/**
+ * Runs a command under, as root, without the capabilities that let root
+ * ignore file permissions: a file with mode 000 is then unreadable, as it is
+ * for the `mysql` user that runs conntracker in production.
+ */
+export const AS_UNPRIVILEGED = ["setpriv", "--bounding-set=-dac_override,-dac_read_search", "--"];
 
 /**
  * Runs a query with the real `sqlite3` shell and returns its rows as arrays of
