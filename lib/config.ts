@@ -48,6 +48,10 @@ export interface Config {
   logLevel: Level;
   /** How long a run waits for another run holding the database, in milliseconds. */
   lockTimeoutMs: number;
+  /** The MariaDB client `report --accounts-from-server` runs. */
+  mariadbClient: string;
+  /** An option file for that client (`--defaults-extra-file`), or `""`. */
+  mariadbDefaultsFile: string;
 }
 
 /** Every key, its default, and what it means: the source of `conntracker.ini-dist`. */
@@ -84,6 +88,15 @@ export const KEYS: Record<string, { default: string; doc: string }> = {
   LockTimeout: {
     default: "60",
     doc: "Seconds a run waits for another run still writing the database.",
+  },
+  MariadbClient: {
+    default: "mariadb",
+    doc: "report --accounts-from-server: the MariaDB command-line client to run.",
+  },
+  MariadbDefaultsFile: {
+    default: "",
+    doc: "report --accounts-from-server: an option file for that client (socket, user, " +
+      "password in [client]); empty: the client's own (~/.my.cnf, /etc/mysql/my.cnf).",
   },
 };
 
@@ -186,7 +199,7 @@ export function parseConfig(file: string, text: string): Config {
       "AuditLogRecursive",
     );
   }
-  for (const key of ["AuditLogPath", "SqlitePath"]) {
+  for (const key of ["AuditLogPath", "SqlitePath", "MariadbClient"]) {
     if (get(key) === "") throw new ConfigError(file, `Key ${key} must not be empty`, key);
   }
   return {
@@ -201,6 +214,8 @@ export function parseConfig(file: string, text: string): Config {
     maxWorkers: integer(file, "MaxWorkers", get("MaxWorkers"), 1, 256),
     logLevel: level as Level,
     lockTimeoutMs: integer(file, "LockTimeout", get("LockTimeout"), 0, 86_400) * 1000,
+    mariadbClient: get("MariadbClient"),
+    mariadbDefaultsFile: get("MariadbDefaultsFile"),
   };
 }
 

@@ -456,3 +456,115 @@ export function writeRun(
     );
   });
 }
+
+/**
+ * Opens the database for reading only (a report never writes it).
+ *
+ * @example
+ * ```ts
+ * const db = openStoreReadOnly("/var/lib/mysql/audit.sqlite");
+ * ```
+ * @throws {StoreError} when it does not exist or cannot be opened.
+ */
+export function openStoreReadOnly(path: string): DatabaseSync {
+  try {
+    if (!Deno.statSync(path).isFile) throw new StoreError(path, "Database is not a file");
+  } catch (e) {
+    if (e instanceof StoreError) throw e;
+    throw new StoreError(path, "Database not found: run conntracker first");
+  }
+  return guard(path, () => {
+    const db = new DatabaseSync(path, { readOnly: true });
+    db.exec("PRAGMA busy_timeout = 10000");
+    return db;
+  });
+}
+
+/** What the database knows of one logged `user@host`. */
+export interface Observation {
+  user: string;
+  host: string;
+  logins: number;
+  lastLogin?: number;
+  failed: number;
+  lastFailed?: number;
+}
+
+/** Everything a report needs from the database. */
+export interface Observations {
+  accounts: Observation[];
+  proxies: ProxyActivity[];
+}
+
+/**
+ * Reads every logged `user@host`: the activity table, and the `Accounts` rows
+ * of logins read by the old tool (their counts are unknown). The watermark
+ * row of `Accounts` is not an account's activity.
+ *
+ * @example
+ * ```ts
+ * import { compileLayout } from "./layout.ts";
+ * import { loadZone } from "./zone.ts";
+ * const db = openStore(":memory:", 0);
+ * beginRun(db, ":memory:");
+ * readObservations(db, ":memory:", compileLayout("2006-01-02 15:04:05-07:00"), loadZone("UTC"));
+ * ```
+ */
+export function readObservations(
+  db: DatabaseSync,
+  path: string,
+  layout: Layout,
+  zone: Zone,
+): Observations {
+  return guard(path, () => {
+    const tables = new Set(
+      (db.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all() as {
+        name: string;
+      }[]).map((r) => r.name),
+    );
+    if (!tables.has("Accounts")) {
+      throw new StoreError(path, "Database has no Accounts table: not a conntracker database");
+    }
+    const byKey = new Map<string, Observation>();
+    const rows = tables.has("activity")
+      ? db.prepare("SELECT * FROM activity").all() as Record<string, unknown>[]
+      : [];
+    for (const r of rows) {
+      const o: Observation = {
+        user: String(r.name),
+        host: String(r.host),
+        logins: Number(r.logins),
+        failed: Number(r.failed_attempts),
+      };
+      if (r.last_login_ms != null) o.lastLogin = Number(r.last_login_ms);
+      if (r.last_failed_ms != null) o.lastFailed = Number(r.last_failed_ms);
+      byKey.set(`${o.user}\0${o.host}`, o);
+    }
+    const old = db.prepare("SELECT name, host, last_seen FROM Accounts").all() as Record<
+      string,
+      unknown
+    >[];
+    for (const r of old) {
+      const user = String(r.name), host = String(r.host);
+      if (user === WATERMARK_ACCOUNT.name && host === WATERMARK_ACCOUNT.host) continue;
+      const at = r.last_seen == null
+        ? undefined
+        : parseStoredTime(String(r.last_seen), layout, zone);
+      const key = `${user}\0${host}`;
+      const o = byKey.get(key) ?? { user, host, logins: 0, failed: 0 };
+      if (at !== undefined && (o.lastLogin === undefined || at > o.lastLogin)) o.lastLogin = at;
+      byKey.set(key, o);
+    }
+    const proxies = tables.has("proxy_logins")
+      ? (db.prepare("SELECT * FROM proxy_logins").all() as Record<string, unknown>[]).map((r) => ({
+        user: String(r.name),
+        host: String(r.host),
+        proxiedUser: String(r.proxied_user),
+        proxiedHost: String(r.proxied_host),
+        logins: Number(r.logins),
+        lastLogin: Number(r.last_login_ms),
+      }))
+      : [];
+    return { accounts: [...byKey.values()], proxies };
+  });
+}

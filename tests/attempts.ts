@@ -74,3 +74,60 @@ export async function compareActivity(db: string, attempts: Attempt[]): Promise<
   const extra = [...got.keys()].filter((k) => !expected.has(k) && k !== "root@localhost");
   assertEquals(extra, []);
 }
+
+/** A row of `conntracker report --format json`. */
+export interface JsonRow {
+  name: string;
+  host: string;
+  last_seen: string | null;
+  logins: number;
+  last_failed: string | null;
+  failed_attempts: number;
+  client_hosts: string[];
+}
+
+/**
+ * Asserts that a JSON report attributes every successful attempt to the
+ * account the server itself chose (`CURRENT_USER()`), at the right time, and
+ * reports every other defined account as never used. `root` (the test's own
+ * administration) is left out.
+ *
+ * @example
+ * ```ts
+ * assertAttribution(JSON.parse(output), attempts);
+ * ```
+ */
+export function assertAttribution(rows: JsonRow[], attempts: Attempt[]): void {
+  const chosen = new Map<
+    string,
+    { logins: number; window: [number, number]; hosts: Set<string> }
+  >();
+  for (const a of attempts) {
+    if (!a.ok || a.currentUser === undefined) continue;
+    const at = a.currentUser.lastIndexOf("@");
+    const key = `${a.currentUser.slice(0, at)}\0${a.currentUser.slice(at + 1)}`;
+    const e = chosen.get(key) ?? { logins: 0, window: [0, 0], hosts: new Set() };
+    e.logins++;
+    e.window = [Math.floor((a.before - 50) / 1000) * 1000, a.after];
+    e.hosts.add(a.host);
+    chosen.set(key, e);
+  }
+  const reported = new Set<string>();
+  for (const row of rows) {
+    if (row.name === "root") continue;
+    const key = `${row.name}\0${row.host}`;
+    reported.add(key);
+    const e = chosen.get(key);
+    const what = `'${row.name}'@'${row.host}'`;
+    if (!e) {
+      assertEquals([row.logins, row.last_seen], [0, null], `${what} was never used`);
+      continue;
+    }
+    assertEquals(row.logins, e.logins, `${what} logins`);
+    assert(row.last_seen !== null && /[+-]\d\d:\d\d$/.test(row.last_seen), `${what} last_seen`);
+    within(Date.parse(row.last_seen), e.window, `${what} last_seen ${row.last_seen}`);
+    for (const host of e.hosts) assert(row.client_hosts.includes(host), `${what} from ${host}`);
+  }
+  const missing = [...chosen.keys()].filter((k) => !reported.has(k));
+  assertEquals(missing, [], "accounts the server chose but the report does not list");
+}

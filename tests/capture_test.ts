@@ -3,9 +3,9 @@
  * oracle is the capture's own record of what it did (manifest.json).
  */
 
-import { deepStrictEqual as assertEquals } from "node:assert";
+import { deepStrictEqual as assertEquals, ok as assert } from "node:assert";
 import { join } from "node:path";
-import { compareActivity } from "./attempts.ts";
+import { assertAttribution, compareActivity, type JsonRow } from "./attempts.ts";
 import { copyAuditFiles, FIXTURES, runCli, withTempDir, writeConfig } from "./helpers.ts";
 import type { Attempt } from "./mariadb.ts";
 
@@ -40,5 +40,31 @@ Deno.test("capture: read in two halves across a rotation, nothing lost or counte
     await copyAuditFiles(CAPTURE, files.slice(half), logs);
     assertEquals((await runCli(["--config", config])).code, 0);
     await compareActivity(join(dir, "audit.sqlite"), MANIFEST.attempts);
+  });
+});
+
+Deno.test("capture: report --accounts attributes each login to the account the server chose", async () => {
+  await withTempDir(async (dir) => {
+    await Deno.mkdir(join(dir, "logs"));
+    await copyAuditFiles(CAPTURE, MANIFEST.files_oldest_first, join(dir, "logs"));
+    const config = await writeConfig(dir, { AuditLogPath: join(dir, "logs") });
+    assertEquals((await runCli(["--config", config])).code, 0);
+    const users = join(FIXTURES, CAPTURE, "mysql_user.tsv");
+    const report = await runCli([
+      "--config",
+      config,
+      "report",
+      "--format",
+      "json",
+      "--accounts",
+      users,
+    ]);
+    assertEquals([report.code, report.stderr], [0, ""]);
+    const rows: JsonRow[] = JSON.parse(report.stdout);
+    // One row per defined account; the role (empty host) is left out.
+    const defined = Deno.readTextFileSync(users).split("\n").filter((l) => l && !l.endsWith("\t"));
+    assertEquals(rows.length, defined.length);
+    assertAttribution(rows, MANIFEST.attempts);
+    assert(rows.some((r) => r.name === "unused" && r.last_seen === null));
   });
 });

@@ -7,9 +7,16 @@
 import { deepStrictEqual as assertEquals, ok as assert } from "node:assert";
 import { dirname, join } from "node:path";
 import mysql from "mysql2/promise";
-import { compareActivity, expectedFrom, within } from "./attempts.ts";
+import {
+  assertAttribution,
+  compareActivity,
+  expectedFrom,
+  type JsonRow,
+  within,
+} from "./attempts.ts";
 import { runCli, sqlite3, withTempDir, writeConfig } from "./helpers.ts";
 import { type Attempt, HAVE_MARIADB, login, rootSql, SERVER_TZ, withMariaDb } from "./mariadb.ts";
+import { playScenario, TRICKY } from "./scenario.ts";
 
 const CI = Boolean(Deno.env.get("CI"));
 if (!HAVE_MARIADB && !CI) {
@@ -39,13 +46,6 @@ const USERS = `
   CREATE DATABASE shop;
   GRANT ALL ON shop.* TO 'svc.report-1'@'%', 'zoë'@'%', 'app'@'%', 'app'@'127.0.0.1', 'carol'@'localhost';
 `;
-
-const TRICKY = [
-  "SELECT 'x,CONNECT,y' AS a;",
-  "SELECT '20261124 23:52:28,vm,mallory,127.0.0.1,10,0,CONNECT,,,0' AS fake;",
-  "SELECT 'it''s', \"dq\", 'back\\\\slash', 'a,b,c', 'naïve ☃';",
-  "SELECT 1,\n  2 AS two;",
-].join("\n");
 
 e2e(
   "mariadb: logins, failures, tricky queries and rotation between runs, counted exactly once",
@@ -153,6 +153,63 @@ e2e(
         assertEquals([run.code, run.stderr], [0, ""]);
         await compareActivity(join(work, "audit.sqlite"), attempts);
       });
+    });
+  },
+);
+
+e2e(
+  "mariadb: report --accounts-from-server gives each login to the account the server chose (CURRENT_USER())",
+  async () => {
+    await withTempDir(async (work) => {
+      await withMariaDb(
+        { events: "CONNECT,QUERY,TABLE", rotateSize: 8192, rotations: 20 },
+        async (server) => {
+          const attempts = await playScenario(server);
+          const cnf = join(work, "client.cnf");
+          await Deno.writeTextFile(cnf, `[client]\nsocket=${server.socket}\nuser=root\n`);
+          const config = await writeConfig(work, {
+            AuditLogPath: dirname(server.auditLog),
+            TimeLocation: SERVER_TZ,
+            MariadbDefaultsFile: cnf,
+          });
+          const run = await runCli(["--config", config]);
+          assertEquals([run.code, run.stderr], [0, ""]);
+          await compareActivity(join(work, "audit.sqlite"), attempts);
+
+          const report = async (...args: string[]) => {
+            const r = await runCli([
+              "--config",
+              config,
+              "report",
+              "--accounts-from-server",
+              "--format",
+              "json",
+              ...args,
+            ]);
+            assertEquals([r.code, r.stderr], [0, ""]);
+            return JSON.parse(r.stdout) as JsonRow[];
+          };
+          const rows = await report();
+          const [[count]] = await rootSql(
+            server,
+            "SELECT COUNT(*) FROM mysql.user WHERE is_role = 'N'",
+          );
+          assertEquals(rows.length, Number(count), "one row per account, the role left out");
+          assertAttribution(rows, attempts);
+
+          // --unused-for at a fixed --now: a day from now, every account has been unused for a
+          // minute; now, only those never used have been unused for a day.
+          const later = new Date(Date.now() + 86_400_000).toISOString();
+          assertEquals((await report("--unused-for", "1d", "--now", later)).length, rows.length);
+          const dormant = await report("--unused-for", "1d", "--now", new Date().toISOString());
+          assertEquals(
+            dormant.map((r) => `${r.name}@${r.host}`).sort(),
+            rows.filter((r) => r.logins === 0).map((r) => `${r.name}@${r.host}`).sort(),
+          );
+          assert(dormant.some((r) => r.name === "unused" && r.host === "%"));
+          assert(dormant.every((r) => r.last_seen === null));
+        },
+      );
     });
   },
 );
