@@ -147,8 +147,64 @@ export interface ScanStats {
   malformed: number;
 }
 
-/** Connection events that can change what an account did, with optional blanks around them. */
-const MARKER = /, *(?:CONNECT|FAILED_CONNECT|CHANGEUSER|CHANGE_USER|PROXY_CONNECT) *,/g;
+/** Whether the comma at `comma` ends `,[ ]digits[ ],[ ]digits[ ]`: a line's connection and query ids. */
+function afterIds(block: string, comma: number): boolean {
+  let i = comma - 1;
+  for (let field = 0; field < 2; field++) {
+    while (block.charCodeAt(i) === 32) i--;
+    const last = i;
+    while (i >= 0 && block.charCodeAt(i) >= 48 && block.charCodeAt(i) <= 57) i--;
+    if (i === last) return false;
+    while (block.charCodeAt(i) === 32) i--;
+    if (field === 0 && block.charCodeAt(i--) !== 44) return false;
+  }
+  return block.charCodeAt(i) === 44;
+}
+
+/**
+ * Whether the operation field stands between `start` and `end`: a comma
+ * before it (after the ids) and after it, blanks allowed around it.
+ */
+function isOperationField(block: string, start: number, end: number): boolean {
+  while (block.charCodeAt(end) === 32) end++;
+  if (block.charCodeAt(end) !== 44) return false;
+  do start--; while (block.charCodeAt(start) === 32);
+  return block.charCodeAt(start) === 44 && afterIds(block, start);
+}
+
+/**
+ * Whether a `CONNECT` found at `i` is a connection event's operation field
+ * (`,12,0,CONNECT,`, `,12,0,FAILED_CONNECT,` ...). Query text that quotes an
+ * operation rarely has the ids before it, and is rejected without being parsed.
+ */
+function isConnectOperation(block: string, i: number): boolean {
+  let start = i;
+  if (block.charCodeAt(i - 1) === 95 /* _ */) {
+    if (block.startsWith("FAILED_", i - 7)) start = i - 7;
+    else if (block.startsWith("PROXY_", i - 6)) start = i - 6;
+    else return false;
+  }
+  return isOperationField(block, start, i + 7);
+}
+
+/** Whether a `CHANGE` found at `i` starts a `CHANGEUSER` or `CHANGE_USER` operation field. */
+function isChangeOperation(block: string, i: number): boolean {
+  if (block.startsWith("CHANGEUSER", i)) return isOperationField(block, i, i + 10);
+  return block.startsWith("CHANGE_USER", i) && isOperationField(block, i, i + 11);
+}
+
+/** The next connection event's operation field at or after `from`, or `Infinity`. */
+function nextOperation(
+  block: string,
+  needle: string,
+  from: number,
+  isOperation: (block: string, i: number) => boolean,
+): number {
+  for (let i = block.indexOf(needle, from); i !== -1; i = block.indexOf(needle, i + 1)) {
+    if (isOperation(block, i)) return i;
+  }
+  return Infinity;
+}
 
 /**
  * Scans a block of complete lines (a binary string) and calls `visit` in log
@@ -171,17 +227,14 @@ export function scanBlock(
   visit: (record: AuditRecord) => void,
   stats: ScanStats,
 ): void {
-  const marker = new RegExp(MARKER.source, "g");
-  const nextMarker = (from: number) => {
-    marker.lastIndex = from;
-    const m = marker.exec(block);
-    return m ? m.index : Infinity;
-  };
+  let nextConnect = nextOperation(block, "CONNECT", 0, isConnectOperation);
+  let nextChange = nextOperation(block, "CHANGE", 0, isChangeOperation);
   const nextWatched = new Map<string, number>();
   let pos = 0;
-  let markerAt = nextMarker(0);
   while (pos < block.length) {
-    let at = markerAt;
+    if (nextConnect < pos) nextConnect = nextOperation(block, "CONNECT", pos, isConnectOperation);
+    if (nextChange < pos) nextChange = nextOperation(block, "CHANGE", pos, isChangeOperation);
+    let at = Math.min(nextConnect, nextChange);
     for (const id of watched) {
       let p = nextWatched.get(id);
       if (p === undefined || p < pos) {
@@ -200,6 +253,5 @@ export function scanBlock(
     if (record) visit(record);
     else stats.malformed++;
     pos = end + 1;
-    if (markerAt < pos) markerAt = nextMarker(pos);
   }
 }

@@ -9,12 +9,19 @@
 import { Buffer } from "node:buffer";
 import { createHash } from "node:crypto";
 
-/**
- * Lines longer than this are skipped (and counted) without being held in
- * memory. It is also the most read at a time, so that a line longer than the
- * limit always crosses a read boundary, where it is measured.
- */
+/** Lines longer than this are skipped (and counted) without being held in memory. */
 export const MAX_LINE_BYTES = 1 << 20;
+
+/** Bytes read from a file at a time. */
+const READ_BYTES = 1 << 20;
+
+/**
+ * Bytes handed on at a time: small enough that the strings made of them are
+ * short-lived young objects (cheap to collect, so memory stays flat), and
+ * never more than the line limit, so that a longer line always spans pieces,
+ * where it is measured.
+ */
+const PIECE_BYTES = 64 << 10;
 
 /** How much of a file's first line the fingerprint covers. */
 export const FINGERPRINT_BYTES = 4096;
@@ -234,13 +241,13 @@ export async function readBlocks(
   let carry = "";
   let skipping = false;
   let position = offset;
-  const chunks = gzip ? gzipChunks(file, offset) : plainChunks(file, offset, maxLine);
+  const chunks = gzip ? gzipChunks(file, offset) : plainChunks(file, offset, READ_BYTES);
+  const pieceBytes = Math.min(PIECE_BYTES, maxLine);
   try {
     for await (const chunk of chunks) {
       result.bytesRead += chunk.length;
-      // No piece is longer than maxLine, so a longer line always spans pieces.
-      for (let at = 0; at < chunk.length; at += maxLine) {
-        const piece = chunk.subarray(at, at + maxLine);
+      for (let at = 0; at < chunk.length; at += pieceBytes) {
+        const piece = chunk.subarray(at, at + pieceBytes);
         const pieceStart = position;
         position += piece.length;
         const last = piece.lastIndexOf(10);

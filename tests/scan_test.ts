@@ -196,11 +196,11 @@ Deno.test("scanBlock() never reports an event the reference would not, on mutate
   assert(equal >= 270, `only ${equal} of 300 rounds agree exactly`);
 });
 
-Deno.test("scanBlock() counts malformed candidate lines and goes on", () => {
+Deno.test("scanBlock() counts malformed candidate lines and goes on; text without ids is no candidate", () => {
   const stats: ScanStats = { candidates: 0, malformed: 0 };
   const seen: string[] = [];
   scanBlock(
-    "garbage,CONNECT,x\n20261124 23:52:28,vm,bob,h,8,0,CONNECT,,,0\n",
+    "garbage,CONNECT,x\nbad,1,0,CONNECT,x\n20261124 23:52:28,vm,bob,h,8,0,CONNECT,,,0\n",
     0,
     new Set(),
     (r) => seen.push(r.user),
