@@ -22,6 +22,7 @@
 import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { parseArgs } from "node:util";
+import { prng } from "../tests/helpers.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 const MB = 1 << 20;
@@ -39,16 +40,6 @@ const { values: opts } = parseArgs({
 const FILES = Number(opts.files);
 const FILE_BYTES = Number(opts["file-mb"]) * MB;
 const REPEAT = Number(opts.repeat);
-
-/** A tiny deterministic PRNG (mulberry32). */
-function prng(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** What the generator wrote per `user@host`: the oracle. */
 interface Truth {

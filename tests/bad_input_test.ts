@@ -8,8 +8,15 @@
 
 import { deepStrictEqual as assertEquals, ok as assert } from "node:assert";
 import { join } from "node:path";
-import { AS_UNPRIVILEGED, runCli, sqlite3, withTempDir, writeConfig } from "./helpers.ts";
-import { referenceCount } from "./reference.ts";
+import {
+  AS_UNPRIVILEGED,
+  countsByAccount,
+  runCli,
+  sqlite3,
+  withTempDir,
+  writeConfig,
+} from "./helpers.ts";
+import { referenceCounts } from "./reference.ts";
 
 const IS_ROOT = Deno.uid() === 0;
 
@@ -27,19 +34,6 @@ function lines(n: number, at = 0, users = 5): string {
     },${s},QUERY,,'x,CONNECT,',0\n`;
   }
   return out;
-}
-
-async function counts(db: string) {
-  const rows = await sqlite3(
-    db,
-    "SELECT name || '@' || host, logins, failed_attempts FROM activity ORDER BY 1;",
-  );
-  return rows.map(([k, l, f]) => [k, Number(l), Number(f)]);
-}
-
-function oracle(text: string) {
-  return [...referenceCount(text)].map(([k, a]) => [k, a.logins, a.failed])
-    .sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
 }
 
 async function sha256(path: string): Promise<string> {
@@ -80,11 +74,11 @@ Deno.test({
       assertEquals(errors.length, 1, r.stderr);
       assert(/level=ERROR .*permission denied/i.test(errors[0]), r.stderr);
       assert(/ file=\S+server_audit\.log\.1( |$)/.test(errors[0]), r.stderr);
-      assertEquals(await counts(db), oracle(old + live));
+      assertEquals(await countsByAccount(db), referenceCounts(old + live));
       await Deno.chmod(join(logs, "server_audit.log.1"), 0o644);
       const again = await runCli(["--config", config], {}, AS_UNPRIVILEGED);
       assertEquals([again.code, again.stderr], [0, ""]);
-      assertEquals(await counts(db), oracle(old + locked + live));
+      assertEquals(await countsByAccount(db), referenceCounts(old + locked + live));
     });
   },
 });
@@ -112,7 +106,7 @@ Deno.test({
         await Deno.chmod(db, 0o644);
       }
       assertEquals(await sha256(db), before);
-      assertEquals(await counts(db), oracle(first));
+      assertEquals(await countsByAccount(db), referenceCounts(first));
     });
   },
 });
@@ -171,10 +165,10 @@ Deno.test({
         // (Even the sqlite3 shell cannot open a WAL database on a full disk: look once freed.)
         await Deno.remove(filler);
         assertEquals(await sqlite3(dbOnDisk, "PRAGMA integrity_check;"), [["ok"]]);
-        assertEquals(await counts(dbOnDisk), oracle(first));
+        assertEquals(await countsByAccount(dbOnDisk), referenceCounts(first));
         const again = await runCli(["--config", config]);
         assertEquals([again.code, again.stderr], [0, ""]);
-        assertEquals(await counts(dbOnDisk), oracle(first + more));
+        assertEquals(await countsByAccount(dbOnDisk), referenceCounts(first + more));
       } finally {
         await new Deno.Command("umount", { args: [disk] }).output();
       }
@@ -205,6 +199,6 @@ Deno.test("rotation during a run: renamed and replaced while being read, every l
     await Deno.writeTextFile(log, "");
     assertEquals((await runCli(["--config", config])).code, 0);
     assert(midRun > 0, "no rotation landed while a run was reading");
-    assertEquals(await counts(db), oracle(all));
+    assertEquals(await countsByAccount(db), referenceCounts(all));
   });
 });

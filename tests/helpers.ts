@@ -184,6 +184,40 @@ export async function activity(db: string): Promise<Map<string, Counted>> {
 }
 
 /**
+ * Per `user@host` in the activity table: `[key, logins, failed attempts]`, sorted by key.
+ *
+ * @example
+ * ```ts
+ * await countsByAccount("/tmp/x/audit.sqlite"); // [["ann@10.0.0.1", 3, 1], ...]
+ * ```
+ */
+export async function countsByAccount(db: string): Promise<[string, number, number][]> {
+  const rows = await sqlite3(
+    db,
+    "SELECT name || '@' || host, logins, failed_attempts FROM activity ORDER BY 1;",
+  );
+  return rows.map(([k, l, f]) => [k, Number(l), Number(f)]);
+}
+
+/**
+ * A tiny deterministic PRNG (mulberry32), so that a failing round can be replayed.
+ *
+ * @example
+ * ```ts
+ * const random = prng(42);
+ * random(); // a number in [0, 1), the same for the same seed
+ * ```
+ */
+export function prng(seed: number): () => number {
+  return () => {
+    seed = (seed + 0x6d2b79f5) | 0;
+    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/**
  * The instant of a wall time in a fixed UTC offset: the tests' own, simple
  * conversion, independent of the zone code under test.
  *

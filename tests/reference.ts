@@ -80,3 +80,18 @@ export function referenceCount(text: string): Map<string, ReferenceAccount> {
   }
   return out;
 }
+
+/**
+ * {@link referenceCount} as `[user@host, logins, failed attempts]`, sorted by
+ * key in byte order (as SQLite's `ORDER BY`).
+ *
+ * @example
+ * ```ts
+ * referenceCounts("t,vm,bob,h,8,0,CONNECT,,,0\n"); // [["bob@h", 1, 0]]
+ * ```
+ */
+export function referenceCounts(text: string): [string, number, number][] {
+  return [...referenceCount(text)]
+    .map(([k, a]): [string, number, number] => [k, a.logins, a.failed])
+    .sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+}

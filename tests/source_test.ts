@@ -2,17 +2,7 @@ import { deepStrictEqual as assertEquals } from "node:assert";
 import { gzipSync } from "node:zlib";
 import { join } from "node:path";
 import { readBlocks } from "../lib/source.ts";
-import { runCli, sqlite3, withTempDir, writeConfig } from "./helpers.ts";
-
-/** A tiny deterministic PRNG (mulberry32), so that a failing round can be replayed. */
-function prng(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { prng, runCli, sqlite3, withTempDir, writeConfig } from "./helpers.ts";
 
 /** The reader's contract, computed the simple way: split on "\n". */
 function expectedLines(text: string, from: number, maxLine: number) {
