@@ -22,9 +22,8 @@
 import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { parseArgs } from "node:util";
-import { prng } from "../tests/helpers.ts";
+import { prng, ROOT } from "../tests/helpers.ts";
 
-const ROOT = new URL("..", import.meta.url).pathname;
 const MB = 1 << 20;
 
 const { values: opts } = parseArgs({

@@ -167,8 +167,8 @@ function byPreference(a: Candidate, b: Candidate): number {
   return a.account.host < b.account.host ? 1 : a.account.host > b.account.host ? -1 : 0;
 }
 
-function hostMatches(c: Candidate, loggedHost: string): boolean {
-  const ip = ipv4(loggedHost);
+/** Whether a candidate's host matches the logged host (`ip`: that host as IPv4, if it is one). */
+function hostMatches(c: Candidate, loggedHost: string, ip: number | undefined): boolean {
   if (c.netmask && ip !== undefined) return ((ip & c.netmask.mask) >>> 0) === c.netmask.net;
   return c.pattern.test(loggedHost);
 }
@@ -221,10 +221,11 @@ export function matchAccount(
   user: string,
   loggedHost: string,
 ): Account | undefined {
-  let found = index.byUser.get(user)?.find((c) => hostMatches(c, loggedHost));
+  const ip = ipv4(loggedHost);
+  let found = index.byUser.get(user)?.find((c) => hostMatches(c, loggedHost, ip));
   for (const c of index.anonymous) {
     if (found && c.rank >= found.rank) break;
-    if (hostMatches(c, loggedHost)) {
+    if (hostMatches(c, loggedHost, ip)) {
       found = c;
       break;
     }

@@ -50,13 +50,9 @@ function describe(e: unknown): string {
   return (e as Error).message;
 }
 
-async function* plainChunks(
-  file: Deno.FsFile,
-  offset: number,
-  size: number,
-): AsyncGenerator<Uint8Array> {
+async function* plainChunks(file: Deno.FsFile, offset: number): AsyncGenerator<Uint8Array> {
   await file.seek(offset, Deno.SeekMode.Start);
-  const buffer = new Uint8Array(size);
+  const buffer = new Uint8Array(READ_BYTES);
   for (;;) {
     const n = await file.read(buffer);
     if (n === null) return;
@@ -241,7 +237,7 @@ export async function readBlocks(
   let carry = "";
   let skipping = false;
   let position = offset;
-  const chunks = gzip ? gzipChunks(file, offset) : plainChunks(file, offset, READ_BYTES);
+  const chunks = gzip ? gzipChunks(file, offset) : plainChunks(file, offset);
   const pieceBytes = Math.min(PIECE_BYTES, maxLine);
   try {
     for await (const chunk of chunks) {

@@ -471,7 +471,10 @@ export function openStoreReadOnly(path: string): DatabaseSync {
     if (!Deno.statSync(path).isFile) throw new StoreError(path, "Database is not a file");
   } catch (e) {
     if (e instanceof StoreError) throw e;
-    throw new StoreError(path, "Database not found: run conntracker first");
+    if (e instanceof Deno.errors.NotFound) {
+      throw new StoreError(path, "Database not found: run conntracker first");
+    }
+    throw new StoreError(path, `Database cannot be opened: ${(e as Error).message}`);
   }
   return guard(path, () => {
     const db = new DatabaseSync(path, { readOnly: true });
