@@ -158,6 +158,43 @@ export function parseAccountName(text: string): [string, string] | undefined {
 }
 
 /**
+ * What a record does to the change-user pending on its connection: `"drop"`
+ * it (the server restarted, the connection ended naming nobody, or a second
+ * change-user came first), `"resolve"` it (the record names the account), or
+ * nothing (`undefined`: it stays pending).
+ *
+ * @example
+ * ```ts
+ * import { parseRecord } from "./scan.ts";
+ * settlesPending(parseRecord("t,vm,bob,h,14,9,QUERY,,'SELECT 1',0")!); // "resolve"
+ * settlesPending(parseRecord("t,vm,,h,14,0,DISCONNECT,,,0")!); // "drop"
+ * ```
+ */
+export function settlesPending(record: AuditRecord): "drop" | "resolve" | undefined {
+  const { operation: op, user } = record;
+  const failedChange = op === "CHANGEUSER" && record.retcode !== "0";
+  const restarted = op === "CONNECT" || op === "FAILED_CONNECT";
+  const ended = op === "DISCONNECT" && user === "";
+  if (restarted || ended || (op === "CHANGEUSER" && !failedChange)) return "drop";
+  if (user !== "" && !failedChange) return "resolve";
+  return undefined;
+}
+
+/**
+ * Whether a record is a successful change-user, which stays pending until
+ * its connection names the account.
+ *
+ * @example
+ * ```ts
+ * import { parseRecord } from "./scan.ts";
+ * startsPending(parseRecord("t,vm,,h,14,0,CHANGEUSER,,,0")!); // true
+ * ```
+ */
+export function startsPending(record: AuditRecord): boolean {
+  return record.operation === "CHANGEUSER" && record.retcode === "0";
+}
+
+/**
  * Applies one record, in log order. `instantOf` converts its timestamp to
  * epoch milliseconds, or `undefined` when the timestamp is not valid.
  *
@@ -178,18 +215,15 @@ export function applyRecord(
   const key = pendingKey(serverHost, record.connectionId);
   const pending = tally.pending.get(key);
   if (pending) {
-    const failedChange = op === "CHANGEUSER" && retcode !== "0";
-    const restarted = op === "CONNECT" || op === "FAILED_CONNECT";
-    const ended = op === "DISCONNECT" && user === "";
-    if (restarted || ended || (op === "CHANGEUSER" && !failedChange)) {
+    const settled = settlesPending(record);
+    if (settled) {
       tally.pending.delete(key);
-      tally.counts.changeUsersDropped++;
       refreshWatched(tally);
-    } else if (user !== "" && !failedChange) {
+    }
+    if (settled === "drop") tally.counts.changeUsersDropped++;
+    if (settled === "resolve") {
       login(tally, user, host, serverHost, pending.at);
-      tally.pending.delete(key);
       tally.counts.changeUsersResolved++;
-      refreshWatched(tally);
     }
   }
   if (
@@ -199,7 +233,7 @@ export function applyRecord(
     return;
   }
   const successful = retcode === "0";
-  if (user === "" && !(op === "CHANGEUSER" && successful)) {
+  if (user === "" && !startsPending(record)) {
     tally.counts.emptyUser++;
     return;
   }
@@ -208,7 +242,7 @@ export function applyRecord(
     tally.counts.badTimestamp++;
     return;
   }
-  if (op === "CHANGEUSER" && successful) {
+  if (startsPending(record)) {
     tally.pending.set(key, { serverHost, connectionId: record.connectionId, at });
     tally.watched.add(record.connectionId);
   } else if (op === "PROXY_CONNECT") {

@@ -16,6 +16,12 @@ export const MAX_LINE_BYTES = 1 << 20;
 const READ_BYTES = 1 << 20;
 
 /**
+ * Read buffers no longer in use: a run reads many ranges, and buffers freed by
+ * the garbage collector are memory the process keeps.
+ */
+const spareBuffers: Uint8Array[] = [];
+
+/**
  * Bytes handed on at a time: small enough that the strings made of them are
  * short-lived young objects (cheap to collect, so memory stays flat), and
  * never more than the line limit, so that a longer line always spans pieces,
@@ -50,13 +56,22 @@ function describe(e: unknown): string {
   return (e as Error).message;
 }
 
-async function* plainChunks(file: Deno.FsFile, offset: number): AsyncGenerator<Uint8Array> {
+async function* plainChunks(
+  file: Deno.FsFile,
+  offset: number,
+  end = Infinity,
+): AsyncGenerator<Uint8Array> {
   await file.seek(offset, Deno.SeekMode.Start);
-  const buffer = new Uint8Array(READ_BYTES);
-  for (;;) {
-    const n = await file.read(buffer);
-    if (n === null) return;
-    yield buffer.subarray(0, n);
+  const buffer = spareBuffers.pop() ?? new Uint8Array(READ_BYTES);
+  try {
+    for (let position = offset; position < end;) {
+      const n = await file.read(buffer.subarray(0, Math.min(READ_BYTES, end - position)));
+      if (n === null) return;
+      position += n;
+      yield buffer.subarray(0, n);
+    }
+  } finally {
+    spareBuffers.push(buffer);
   }
 }
 
@@ -204,6 +219,14 @@ export interface ReadResult {
   longLines: number;
 }
 
+/** Where {@link readBlocks} stops, and the longest line it keeps. */
+export interface ReadLimits {
+  /** A line start to stop at (plain files only); the default reads to the end. */
+  end?: number;
+  /** Longer lines are skipped and counted; {@link MAX_LINE_BYTES} by default. */
+  maxLine?: number;
+}
+
 /**
  * Streams the complete lines of a file from `offset` on, in blocks (binary
  * strings of whole lines). `onBlock` gets each block and the offset after
@@ -224,7 +247,7 @@ export async function readBlocks(
   gzip: boolean,
   offset: number,
   onBlock: (block: string, end: number) => void,
-  maxLine = MAX_LINE_BYTES,
+  { end, maxLine = MAX_LINE_BYTES }: ReadLimits = {},
 ): Promise<ReadResult> {
   let file: Deno.FsFile;
   try {
@@ -237,7 +260,7 @@ export async function readBlocks(
   let carry = "";
   let skipping = false;
   let position = offset;
-  const chunks = gzip ? gzipChunks(file, offset) : plainChunks(file, offset);
+  const chunks = gzip ? gzipChunks(file, offset) : plainChunks(file, offset, end);
   const pieceBytes = Math.min(PIECE_BYTES, maxLine);
   try {
     for await (const chunk of chunks) {
@@ -270,4 +293,56 @@ export async function readBlocks(
     closeQuietly(file);
   }
   return result;
+}
+
+/**
+ * Cuts the bytes of a plain file from `from` to `size` into ranges of about
+ * `rangeBytes` that start at line starts, for scanning in parallel. The last
+ * range has no end: it reads whatever the file holds by then.
+ *
+ * @example
+ * ```ts
+ * const ranges = await cutRanges("/var/lib/mysql/server_audit.log.1", 0, 100 << 20, 8 << 20);
+ * ranges[0].to; // the first line start at or after 8 MiB
+ * ```
+ * @throws {SourceError} when the file cannot be opened or read.
+ */
+export async function cutRanges(
+  path: string,
+  from: number,
+  size: number,
+  rangeBytes: number,
+): Promise<{ from: number; to?: number }[]> {
+  if (size - from < 2 * rangeBytes) return [{ from }];
+  const ranges: { from: number; to?: number }[] = [];
+  let file: Deno.FsFile;
+  try {
+    file = await Deno.open(path);
+  } catch (e) {
+    throw new SourceError(path, `cannot be opened: ${describe(e)}`);
+  }
+  try {
+    const window = new Uint8Array(PIECE_BYTES);
+    let start = from;
+    // The next line start at or after `cut`: after the first newline from `cut - 1` on.
+    for (let cut = start + rangeBytes; cut < size - rangeBytes;) {
+      await file.seek(cut - 1, Deno.SeekMode.Start);
+      const n = await file.read(window);
+      if (n === null) break;
+      const newline = window.subarray(0, n).indexOf(10);
+      if (newline === -1) {
+        cut += n;
+        continue;
+      }
+      ranges.push({ from: start, to: cut + newline });
+      start = cut + newline;
+      cut = start + rangeBytes;
+    }
+    ranges.push({ from: start });
+    return ranges;
+  } catch (e) {
+    throw new SourceError(path, `cannot be read: ${describe(e)}`);
+  } finally {
+    closeQuietly(file);
+  }
 }

@@ -12,7 +12,10 @@ export interface Zone {
   /** The IANA name, e.g. `Europe/Zurich`. */
   name: string;
   format: Intl.DateTimeFormat;
-  offsets: Map<number, number>;
+  /** By UTC day: the offset, or `NaN` when it changes that day (then see `minutes`). */
+  days: Map<number, number>;
+  /** By UTC minute, for days when the offset changes. */
+  minutes: Map<number, number>;
 }
 
 /** A time zone name that is not known. */
@@ -48,7 +51,7 @@ export function loadZone(name: string): Zone {
       second: "numeric",
       era: "short",
     });
-    return { name: resolved, format, offsets: new Map() };
+    return { name: resolved, format, days: new Map(), minutes: new Map() };
   } catch {
     throw new ZoneError(`Unknown time zone "${name}"`);
   }
@@ -63,10 +66,29 @@ export function loadZone(name: string): Zone {
  * ```
  */
 export function offsetAt(zone: Zone, epochMs: number): number {
+  // Asking Intl takes microseconds: ask it twice a day, and by the minute only on
+  // days when the offset changes (no zone changes it twice within one day).
+  const day = Math.floor(epochMs / 86_400_000);
+  let daily = zone.days.get(day);
+  if (daily === undefined) {
+    const start = askOffset(zone, day * 86_400_000);
+    daily = start === askOffset(zone, (day + 1) * 86_400_000) ? start : NaN;
+    if (zone.days.size > 100_000) zone.days.clear();
+    zone.days.set(day, daily);
+  }
+  if (!Number.isNaN(daily)) return daily;
   const minute = Math.floor(epochMs / 60_000);
-  const cached = zone.offsets.get(minute);
-  if (cached !== undefined) return cached;
-  const at = minute * 60_000;
+  let offset = zone.minutes.get(minute);
+  if (offset === undefined) {
+    offset = askOffset(zone, minute * 60_000);
+    if (zone.minutes.size > 100_000) zone.minutes.clear();
+    zone.minutes.set(minute, offset);
+  }
+  return offset;
+}
+
+/** The zone's UTC offset in seconds at an instant, from Intl. */
+function askOffset(zone: Zone, at: number): number {
   const parts: Record<string, string> = {};
   for (const p of zone.format.formatToParts(at)) parts[p.type] = p.value;
   let year = Number(parts.year);
@@ -79,10 +101,7 @@ export function offsetAt(zone: Zone, epochMs: number): number {
     Number(parts.minute),
     Number(parts.second),
   );
-  const offset = Math.round((wall - at) / 1000);
-  if (zone.offsets.size > 100_000) zone.offsets.clear();
-  zone.offsets.set(minute, offset);
-  return offset;
+  return Math.round((wall - at) / 1000);
 }
 
 /** The wall time as if it were UTC, in epoch milliseconds. */

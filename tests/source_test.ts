@@ -23,7 +23,7 @@ async function readAll(path: string, gzip: boolean, from: number, maxLine: numbe
     if (!block.endsWith("\n") || end <= lastEnd) throw new Error(`bad block ending at ${end}`);
     lastEnd = end;
     kept.push(...block.split("\n").slice(0, -1));
-  }, maxLine);
+  }, { maxLine });
   return { kept, longLines: result.longLines, offset: result.offset };
 }
 
