@@ -33,8 +33,12 @@ export interface RangeTask {
 
 /** What scanning a range found. */
 export interface RangeResult {
-  /** Connection events and the lines of connections with a pending change-user, in log order. */
-  records: AuditRecord[];
+  /**
+   * The lines of connection events and of connections with a pending
+   * change-user, in log order, each ending in `\n`: one string crosses
+   * between threads far cheaper than many records.
+   */
+  lines: string;
   /** Where reading stopped: after the last complete line of the last block scanned. */
   offset: number;
   bytesRead: number;
@@ -61,7 +65,7 @@ export function scanRange(
   range: Range,
   timestampCommas: number,
   watched: ReadonlySet<string>,
-  visit: (record: AuditRecord) => void,
+  visit: (record: AuditRecord, line: string) => void,
   stats: ScanStats,
   onBlock: (end: number) => void,
 ): Promise<ReadResult> {
@@ -80,17 +84,17 @@ export function scanRange(
  * ```ts
  * const range = { path: "/var/lib/mysql/server_audit.log.1", gzip: false, from: 0 };
  * const result = await scanDetached({ range, timestampCommas: 0, pending: [] });
- * result.records.length;
+ * result.lines.split("\n").length - 1; // lines found
  * ```
  */
 export async function scanDetached(task: RangeTask): Promise<RangeResult> {
   const pending = new Map(task.pending.map(([host, id]) => [pendingKey(host, id), id]));
   const watched = new Set(pending.values());
-  const records: AuditRecord[] = [];
+  const lines: string[] = [];
   const stats: ScanStats = { candidates: 0, malformed: 0 };
   let offset = task.range.from;
-  const visit = (record: AuditRecord) => {
-    records.push(record);
+  const visit = (record: AuditRecord, line: string) => {
+    lines.push(line, "\n");
     const key = pendingKey(record.serverHost, record.connectionId);
     const settled = pending.has(key) && settlesPending(record) !== undefined;
     if (settled) pending.delete(key);
@@ -105,7 +109,7 @@ export async function scanDetached(task: RangeTask): Promise<RangeResult> {
       offset = end;
     });
     return {
-      records,
+      lines: lines.join(""),
       offset: read.offset,
       bytesRead: read.bytesRead,
       longLines: read.longLines,
@@ -113,7 +117,7 @@ export async function scanDetached(task: RangeTask): Promise<RangeResult> {
     };
   } catch (e) {
     if (!(e instanceof SourceError)) throw e;
-    return { records, offset, bytesRead: 0, longLines: 0, stats, error: e.message };
+    return { lines: lines.join(""), offset, bytesRead: 0, longLines: 0, stats, error: e.message };
   }
 }
 

@@ -108,7 +108,7 @@ async function identify(
   file: Candidate,
 ): Promise<{ head: Head; fp: string } | undefined> {
   const head = await readHead(file.path);
-  const fp = fingerprint(head.bytes);
+  const fp = await fingerprint(head.bytes);
   if (fp === undefined) {
     pass.log.log("DEBUG", "no complete first line yet", { file: file.path });
     return undefined;
@@ -225,7 +225,10 @@ async function applyRange(
   };
   const known = new Set(task?.pending.map(([host, id]) => pendingKey(host, id)));
   if (scanned && [...tally.pending.keys()].every((key) => known.has(key))) {
-    for (const record of scanned.records) apply(record);
+    const { lines } = scanned;
+    for (let start = 0, end; (end = lines.indexOf("\n", start)) !== -1; start = end + 1) {
+      apply(parseRecord(lines.slice(start, end), config.timeFormatAudit.commas)!);
+    }
     advance(scanned.offset);
     pass.scan.candidates += scanned.stats.candidates;
     pass.scan.malformed += scanned.stats.malformed;

@@ -217,7 +217,7 @@ function nextOperation(
 
 /**
  * Scans a block of complete lines (a binary string) and calls `visit` in log
- * order with every connection event (`CONNECT`, `FAILED_CONNECT`,
+ * order, with the parsed record and its line, for every connection event (`CONNECT`, `FAILED_CONNECT`,
  * `CHANGEUSER`, `PROXY_CONNECT`) and every line whose connection id is in
  * `watched` at the time the scan reaches it. Other lines are not split.
  *
@@ -233,7 +233,7 @@ export function scanBlock(
   block: string,
   timestampCommas: number,
   watched: ReadonlySet<string>,
-  visit: (record: AuditRecord) => void,
+  visit: (record: AuditRecord, line: string) => void,
   stats: ScanStats,
 ): void {
   let nextConnect = nextOperation(block, "CONNECT", 0, isConnectOperation);
@@ -258,8 +258,9 @@ export function scanBlock(
     let end = block.indexOf("\n", at);
     if (end === -1) end = block.length;
     stats.candidates++;
-    const record = parseRecord(decodeBinary(detach(block, start, end)), timestampCommas);
-    if (record) visit(record);
+    const line = decodeBinary(detach(block, start, end));
+    const record = parseRecord(line, timestampCommas);
+    if (record) visit(record, line);
     else stats.malformed++;
     pos = end + 1;
   }
