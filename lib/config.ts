@@ -83,7 +83,10 @@ export const KEYS: Record<string, { default: string; doc: string }> = {
     default: "Europe/Zurich",
     doc: "The IANA zone the server writes its wall-clock timestamps in (Local: this system's).",
   },
-  MaxWorkers: { default: "4", doc: "At most this many files are scanned at once (1 to 256)." },
+  MaxWorkers: {
+    default: "4",
+    doc: "Threads that scan at once (1 to 256, never more than the cores), for 128 MB or more.",
+  },
   LogLevel: { default: "ERROR", doc: "DEBUG, INFO, WARN or ERROR." },
   LockTimeout: {
     default: "60",
