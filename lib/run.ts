@@ -147,11 +147,7 @@ function fail(pass: Pass, file: Candidate, e: unknown): void {
 }
 
 /** Identifies a file and plans the reading of its new bytes; `undefined` when it is no audit log. */
-async function plan(
-  pass: Pass,
-  file: Candidate,
-  rangeBytes: number,
-): Promise<FileRead | undefined> {
+async function plan(pass: Pass, file: Candidate): Promise<FileRead | undefined> {
   const id = await identify(pass, file);
   if (!id) return undefined;
   const { head, fp } = id;
@@ -180,15 +176,9 @@ async function plan(
   };
   pass.checkpoints.set(fp, checkpoint);
   pass.changed.set(fp, checkpoint);
-  const range = { path: file.path, gzip: head.gzip };
-  let ranges: Range[] = [];
-  if (head.gzip) ranges = [{ ...range, from: offset }];
-  else if (file.size > offset) {
-    ranges = (await cutRanges(file.path, offset, file.size, rangeBytes)).map((r) => ({
-      ...range,
-      ...r,
-    }));
-  }
+  const ranges = head.gzip || file.size > offset
+    ? [{ path: file.path, gzip: head.gzip, from: offset }]
+    : [];
   return { file, fp, checkpoint, ranges, bytesRead: 0, longLines: 0 };
 }
 
@@ -299,27 +289,44 @@ function send(pass: Pass, pool: ScanPool, range: Range): Sent {
  * Workers scan ranges ahead while this thread applies them in order.
  */
 async function readFiles(pass: Pass, files: Candidate[]): Promise<string[]> {
-  const workers = Math.min(pass.config.maxWorkers, pass.tuning.cores);
-  const rangeBytes = workers > 1 ? pass.tuning.rangeBytes : Infinity;
+  const { tuning } = pass;
+  const workers = Math.min(pass.config.maxWorkers, tuning.cores);
   const reads: FileRead[] = [];
+  const failed = new Set<FileRead>();
   for (const file of files) {
     try {
-      const read = await plan(pass, file, rangeBytes);
+      const read = await plan(pass, file);
       if (read) reads.push(read);
     } catch (e) {
       fail(pass, file, e);
     }
   }
-  const all = reads.flatMap((read) => read.ranges.map((range) => ({ read, range })));
-  const newBytes = reads.reduce((sum, r) => sum + r.file.size - r.checkpoint.offset, 0);
-  const pool = workers > 1 && all.length > 1 && newBytes >= pass.tuning.parallelBytes
+  // For gzip, the offset counts decompressed bytes: a rough measure, never negative.
+  const newBytes = reads.reduce(
+    (sum, r) => sum + Math.max(0, r.file.size - r.checkpoint.offset),
+    0,
+  );
+  if (workers > 1 && newBytes >= tuning.parallelBytes) {
+    for (const read of reads.filter((r) => r.ranges.length === 1 && !r.ranges[0].gzip)) {
+      const { path, from } = read.ranges[0];
+      try {
+        const cuts = await cutRanges(path, from, read.file.size, tuning.rangeBytes);
+        read.ranges = cuts.map((cut) => ({ path, gzip: false, ...cut }));
+      } catch (e) {
+        fail(pass, read.file, e);
+        failed.add(read);
+      }
+    }
+  }
+  const all = reads.filter((read) => !failed.has(read))
+    .flatMap((read) => read.ranges.map((range) => ({ read, range })));
+  const pool = workers > 1 && all.length > 1 && newBytes >= tuning.parallelBytes
     ? createScanPool(Math.min(workers, all.length) - 1)
     : undefined;
   // Ranges sent ahead, by index: at most four per scanning thread wait to be applied,
   // which bounds memory. This thread scans those no Worker has started while it waits.
   const sent = new Map<number, Sent>();
   let next = 0;
-  const failed = new Set<FileRead>();
   try {
     for (const [i, { read, range }] of all.entries()) {
       for (; pool && next < all.length && next < i + 4 * workers; next++) {

@@ -93,6 +93,15 @@ async function* gzipChunks(file: Deno.FsFile, skip: number): AsyncGenerator<Uint
   }
 }
 
+/** Opens a file for reading, or throws a {@link SourceError} that says why not. */
+async function openFile(path: string): Promise<Deno.FsFile> {
+  try {
+    return await Deno.open(path);
+  } catch (e) {
+    throw new SourceError(path, `cannot be opened: ${describe(e)}`);
+  }
+}
+
 /** Closes a file that a finished stream may have closed already. */
 function closeQuietly(file: Deno.FsFile): void {
   try {
@@ -124,12 +133,7 @@ export function isGzip(bytes: Uint8Array): boolean {
  * @throws {SourceError} when the file cannot be opened or read.
  */
 export async function readHead(path: string, limit = 2 * FINGERPRINT_BYTES): Promise<Head> {
-  let file: Deno.FsFile;
-  try {
-    file = await Deno.open(path);
-  } catch (e) {
-    throw new SourceError(path, `cannot be opened: ${describe(e)}`);
-  }
+  const file = await openFile(path);
   try {
     const first = new Uint8Array(limit);
     let n = 0;
@@ -250,12 +254,7 @@ export async function readBlocks(
   onBlock: (block: string, end: number) => void,
   { end, maxLine = MAX_LINE_BYTES }: ReadLimits = {},
 ): Promise<ReadResult> {
-  let file: Deno.FsFile;
-  try {
-    file = await Deno.open(path);
-  } catch (e) {
-    throw new SourceError(path, `cannot be opened: ${describe(e)}`);
-  }
+  const file = await openFile(path);
   const result: ReadResult = { offset, bytesRead: 0, longLines: 0 };
   // The partial line after the last newline; `skipping` while it is too long to keep.
   let carry = "";
@@ -316,12 +315,7 @@ export async function cutRanges(
 ): Promise<{ from: number; to?: number }[]> {
   if (size - from < 2 * rangeBytes) return [{ from }];
   const ranges: { from: number; to?: number }[] = [];
-  let file: Deno.FsFile;
-  try {
-    file = await Deno.open(path);
-  } catch (e) {
-    throw new SourceError(path, `cannot be opened: ${describe(e)}`);
-  }
+  const file = await openFile(path);
   try {
     const window = new Uint8Array(PIECE_BYTES);
     let start = from;
