@@ -306,7 +306,8 @@ async function readFiles(pass: Pass, files: Candidate[]): Promise<string[]> {
     (sum, r) => sum + Math.max(0, r.file.size - r.checkpoint.offset),
     0,
   );
-  if (workers > 1 && newBytes >= tuning.parallelBytes) {
+  const parallel = workers > 1 && newBytes >= tuning.parallelBytes;
+  if (parallel) {
     for (const read of reads.filter((r) => r.ranges.length === 1 && !r.ranges[0].gzip)) {
       const { path, from } = read.ranges[0];
       try {
@@ -320,7 +321,7 @@ async function readFiles(pass: Pass, files: Candidate[]): Promise<string[]> {
   }
   const all = reads.filter((read) => !failed.has(read))
     .flatMap((read) => read.ranges.map((range) => ({ read, range })));
-  const pool = workers > 1 && all.length > 1 && newBytes >= tuning.parallelBytes
+  const pool = parallel && all.length > 1
     ? createScanPool(Math.min(workers, all.length) - 1)
     : undefined;
   // Ranges sent ahead, by index: at most four per scanning thread wait to be applied,
