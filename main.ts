@@ -14,12 +14,17 @@
 import { Command, CommanderError } from "commander";
 import denoJson from "./deno.json" with { type: "json" };
 import { ConfigError, configPath, loadConfig } from "./lib/config.ts";
-import { DiscoveryError } from "./lib/discover.ts";
+import { DiscoveryError } from "./lib/input/discover.ts";
 import { createLogger, formatRecord } from "./lib/log.ts";
-import { runTracking } from "./lib/run.ts";
-import { LockedError, openStoreReadOnly, readObservations, StoreError } from "./lib/store.ts";
-import { type Account, AccountListError, parseAccountList } from "./lib/accounts.ts";
-import { compileLayout } from "./lib/layout.ts";
+import { runTracking } from "./lib/track/run.ts";
+import {
+  LockedError,
+  openStoreReadOnly,
+  readObservations,
+  StoreError,
+} from "./lib/store/schema.ts";
+import { type Account, AccountListError, parseAccountList } from "./lib/report/accounts.ts";
+import { compileLayout } from "./lib/time/layout.ts";
 import {
   buildReport,
   DurationError,
@@ -31,9 +36,9 @@ import {
   SORT_KEYS,
   type SortKey,
   sortRows,
-} from "./lib/report.ts";
-import { listServerAccounts, ServerError } from "./lib/server.ts";
-import { formatInstant } from "./lib/zone.ts";
+} from "./lib/report/build.ts";
+import { listServerAccounts, ServerError } from "./lib/report/server.ts";
+import { formatInstant } from "./lib/time/zone.ts";
 
 /** The exit codes, as documented in the README. */
 export const EXIT = { ok: 0, failure: 1, usage: 2, lost: 3, locked: 4 } as const;

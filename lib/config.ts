@@ -6,9 +6,9 @@
  */
 
 import ini from "ini";
-import { compileLayout, type Layout, LayoutError } from "./layout.ts";
+import { compileLayout, type Layout, LayoutError } from "./time/layout.ts";
 import { type Level, LEVELS } from "./log.ts";
-import { loadZone, type Zone, ZoneError } from "./zone.ts";
+import { loadZone, type Zone, ZoneError } from "./time/zone.ts";
 
 /** Where the config is read from when neither `--config` nor the environment names one. */
 export const DEFAULT_CONFIG_PATH = "/etc/conntracker/conntracker.ini";

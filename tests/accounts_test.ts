@@ -7,7 +7,7 @@ import {
   indexAccounts,
   matchAccount,
   parseAccountList,
-} from "../lib/accounts.ts";
+} from "../lib/report/accounts.ts";
 import { FIXTURES } from "./helpers.ts";
 import type { Attempt } from "./mariadb.ts";
 

@@ -2,8 +2,8 @@ import { deepStrictEqual as assertEquals, ok as assert } from "node:assert";
 import { join } from "node:path";
 import { loadConfig } from "../lib/config.ts";
 import { createLogger } from "../lib/log.ts";
-import { runTracking, type ScanTuning } from "../lib/run.ts";
-import { cutRanges } from "../lib/source.ts";
+import { runTracking, type ScanTuning } from "../lib/track/run.ts";
+import { cutRanges } from "../lib/input/source.ts";
 import { countsByAccount, prng, sqlite3, withTempDir, writeConfig } from "./helpers.ts";
 import { referenceCounts } from "./reference.ts";
 

@@ -10,7 +10,7 @@ import {
   parseDuration,
   type ReportRow,
   sortRows,
-} from "../lib/report.ts";
+} from "../lib/report/build.ts";
 import { runCli, withTempDir, writeConfig } from "./helpers.ts";
 
 const DAY = 86_400_000;

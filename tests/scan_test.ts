@@ -1,8 +1,8 @@
 import { deepStrictEqual as assertEquals, ok as assert } from "node:assert";
 import { Buffer } from "node:buffer";
 import { join } from "node:path";
-import { applyRecord, createTally } from "../lib/aggregate.ts";
-import { parseRecord, scanBlock, type ScanStats, stripPort } from "../lib/scan.ts";
+import { applyRecord, createTally } from "../lib/track/aggregate.ts";
+import { parseRecord, scanBlock, type ScanStats, stripPort } from "../lib/format/scan.ts";
 import { FILES_10_11, FILES_FULL, FIXTURES } from "./helpers.ts";
 import { referenceCount } from "./reference.ts";
 

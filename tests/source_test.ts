@@ -1,7 +1,7 @@
 import { deepStrictEqual as assertEquals } from "node:assert";
 import { gzipSync } from "node:zlib";
 import { join } from "node:path";
-import { readBlocks } from "../lib/source.ts";
+import { readBlocks } from "../lib/input/source.ts";
 import { prng, runCli, sqlite3, withTempDir, writeConfig } from "./helpers.ts";
 
 /** The reader's contract, computed the simple way: split on "\n". */

@@ -1,5 +1,5 @@
 import { deepStrictEqual as assertEquals, throws as assertThrows } from "node:assert";
-import { compileLayout, formatWall, LayoutError, parseWall } from "../lib/layout.ts";
+import { compileLayout, formatWall, LayoutError, parseWall } from "../lib/time/layout.ts";
 import {
   clockInstant,
   createLogClock,
@@ -7,7 +7,7 @@ import {
   loadZone,
   wallToInstant,
   ZoneError,
-} from "../lib/zone.ts";
+} from "../lib/time/zone.ts";
 
 const wall = (y: number, mo: number, d: number, h: number, mi: number, s = 0) => ({
   year: y,

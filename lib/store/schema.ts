@@ -10,9 +10,9 @@
 import { statfsSync } from "node:fs";
 import { dirname } from "node:path";
 import { DatabaseSync } from "node:sqlite";
-import type { Activity, PendingChangeUser, ProxyActivity } from "./aggregate.ts";
-import type { Layout } from "./layout.ts";
-import { formatInstant, parseInstant, type Zone } from "./zone.ts";
+import type { Activity, PendingChangeUser, ProxyActivity } from "../track/aggregate.ts";
+import type { Layout } from "../time/layout.ts";
+import { formatInstant, parseInstant, type Zone } from "../time/zone.ts";
 
 /** The account whose `Accounts` row holds the watermark, as in the old tool. */
 export const WATERMARK_ACCOUNT = { name: "mysql", host: "localhost" } as const;
@@ -264,8 +264,8 @@ export function rollbackRun(db: DatabaseSync): void {
  *
  * @example
  * ```ts
- * import { compileLayout } from "./layout.ts";
- * import { loadZone } from "./zone.ts";
+ * import { compileLayout } from "../time/layout.ts";
+ * import { loadZone } from "../time/zone.ts";
  * parseStoredTime("2024-10-14 13:22:57+02:00", compileLayout("2006-01-02 15:04:05-07:00"),
  *   loadZone("UTC")); // 1728904977000
  * ```
@@ -283,8 +283,8 @@ export function parseStoredTime(text: string, layout: Layout, zone: Zone): numbe
  *
  * @example
  * ```ts
- * import { compileLayout } from "./layout.ts";
- * import { loadZone } from "./zone.ts";
+ * import { compileLayout } from "../time/layout.ts";
+ * import { loadZone } from "../time/zone.ts";
  * const db = openStore(":memory:", 0);
  * beginRun(db, ":memory:");
  * readState(db, ":memory:", compileLayout("2006-01-02 15:04:05-07:00"), loadZone("UTC"));
@@ -332,8 +332,8 @@ export const CHECKPOINT_RETENTION_MS = 90 * 86_400_000;
  *
  * @example
  * ```ts
- * import { compileLayout } from "./layout.ts";
- * import { loadZone } from "./zone.ts";
+ * import { compileLayout } from "../time/layout.ts";
+ * import { loadZone } from "../time/zone.ts";
  * const db = openStore(":memory:", 0);
  * beginRun(db, ":memory:");
  * writeRun(db, ":memory:", {
@@ -506,8 +506,8 @@ export interface Observations {
  *
  * @example
  * ```ts
- * import { compileLayout } from "./layout.ts";
- * import { loadZone } from "./zone.ts";
+ * import { compileLayout } from "../time/layout.ts";
+ * import { loadZone } from "../time/zone.ts";
  * const db = openStore(":memory:", 0);
  * beginRun(db, ":memory:");
  * readObservations(db, ":memory:", compileLayout("2006-01-02 15:04:05-07:00"), loadZone("UTC"));

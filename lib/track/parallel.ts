@@ -12,8 +12,8 @@
  */
 
 import { pendingKey, settlesPending, startsPending } from "./aggregate.ts";
-import { type AuditRecord, scanBlock, type ScanStats } from "./scan.ts";
-import { readBlocks, type ReadResult, SourceError } from "./source.ts";
+import { type AuditRecord, scanBlock, type ScanStats } from "../format/scan.ts";
+import { readBlocks, type ReadResult, SourceError } from "../input/source.ts";
 
 /** Lines of a file that start at or after `from` and before `to` (or the end). */
 export interface Range {

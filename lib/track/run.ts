@@ -8,10 +8,10 @@
  */
 
 import { applyRecord, createTally, pendingKey, type Tally } from "./aggregate.ts";
-import type { Config } from "./config.ts";
-import { type Candidate, databaseFiles, discoverFiles } from "./discover.ts";
-import { parseWall } from "./layout.ts";
-import type { Logger } from "./log.ts";
+import type { Config } from "../config.ts";
+import { type Candidate, databaseFiles, discoverFiles } from "../input/discover.ts";
+import { parseWall } from "../time/layout.ts";
+import type { Logger } from "../log.ts";
 import {
   createScanPool,
   type Range,
@@ -20,8 +20,15 @@ import {
   type ScanPool,
   scanRange,
 } from "./parallel.ts";
-import { type AuditRecord, decodeBinary, parseRecord, type ScanStats } from "./scan.ts";
-import { cutRanges, fingerprint, firstLine, type Head, readHead, SourceError } from "./source.ts";
+import { type AuditRecord, decodeBinary, parseRecord, type ScanStats } from "../format/scan.ts";
+import {
+  cutRanges,
+  fingerprint,
+  firstLine,
+  type Head,
+  readHead,
+  SourceError,
+} from "../input/source.ts";
 import {
   beginRun,
   type Checkpoint,
@@ -32,8 +39,8 @@ import {
   rollbackRun,
   type RunStats,
   writeRun,
-} from "./store.ts";
-import { clockInstant, createLogClock, type LogClock } from "./zone.ts";
+} from "../store/schema.ts";
+import { clockInstant, createLogClock, type LogClock } from "../time/zone.ts";
 
 /** What a run did. */
 export interface RunSummary {
@@ -49,7 +56,7 @@ export interface RunSummary {
  *
  * @example
  * ```ts
- * import { compileLayout } from "./layout.ts";
+ * import { compileLayout } from "../time/layout.ts";
  * const layout = compileLayout("20060102 15:04:05");
  * const bytes = new TextEncoder().encode("20261124 23:52:24,vm,root,localhost,3,0,CONNECT,,,0\n");
  * looksLikeAuditLog({ gzip: false, bytes }, layout); // true
@@ -367,12 +374,12 @@ function nextWatermark(pass: Pass, previous: number | undefined): number | undef
  *
  * @example
  * ```ts
- * import { loadConfig } from "./config.ts";
- * import { createLogger } from "./log.ts";
+ * import { loadConfig } from "../config.ts";
+ * import { createLogger } from "../log.ts";
  * const config = await loadConfig("/etc/conntracker/conntracker.ini");
  * const summary = await runTracking(config, createLogger(config.logLevel));
  * ```
- * @throws {import("./discover.ts").DiscoveryError} when `AuditLogPath` cannot be read, and
+ * @throws {import("../input/discover.ts").DiscoveryError} when `AuditLogPath` cannot be read, and
  * `StoreError` when the database cannot be used; the database is then
  * left as it was.
  */

@@ -5,9 +5,9 @@
  * @module
  */
 
-import type { ProxyActivity } from "./aggregate.ts";
+import type { ProxyActivity } from "../track/aggregate.ts";
 import { type Account, accountName, indexAccounts, matchAccount } from "./accounts.ts";
-import type { Observation } from "./store.ts";
+import type { Observation } from "../store/schema.ts";
 
 /** One account in a report. Times are epoch milliseconds. */
 export interface ReportRow {

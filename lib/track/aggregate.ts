@@ -16,7 +16,7 @@
  * @module
  */
 
-import type { AuditRecord } from "./scan.ts";
+import type { AuditRecord } from "../format/scan.ts";
 
 /** What one `user@host` did. Times are epoch milliseconds. */
 export interface Activity {
@@ -165,7 +165,7 @@ export function parseAccountName(text: string): [string, string] | undefined {
  *
  * @example
  * ```ts
- * import { parseRecord } from "./scan.ts";
+ * import { parseRecord } from "../format/scan.ts";
  * settlesPending(parseRecord("t,vm,bob,h,14,9,QUERY,,'SELECT 1',0")!); // "resolve"
  * settlesPending(parseRecord("t,vm,,h,14,0,DISCONNECT,,,0")!); // "drop"
  * ```
@@ -186,7 +186,7 @@ export function settlesPending(record: AuditRecord): "drop" | "resolve" | undefi
  *
  * @example
  * ```ts
- * import { parseRecord } from "./scan.ts";
+ * import { parseRecord } from "../format/scan.ts";
  * startsPending(parseRecord("t,vm,,h,14,0,CHANGEUSER,,,0")!); // true
  * ```
  */
@@ -200,7 +200,7 @@ export function startsPending(record: AuditRecord): boolean {
  *
  * @example
  * ```ts
- * import { parseRecord } from "./scan.ts";
+ * import { parseRecord } from "../format/scan.ts";
  * const tally = createTally();
  * applyRecord(tally, parseRecord("t,vm,bob,127.0.0.1,8,0,CONNECT,,,0")!, () => 1000);
  * tally.accounts.get("bob@127.0.0.1")?.logins; // 1
