@@ -7,6 +7,7 @@
  */
 
 import { basename, dirname, join, resolve } from "node:path";
+import { describeFileError } from "./file.ts";
 
 /** A file that may hold audit lines, as it was when listed. */
 export interface Candidate {
@@ -23,8 +24,8 @@ export class DiscoveryError extends Error {
   /** The path at fault. */
   path: string;
   /** Creates the error. */
-  constructor(path: string, message: string) {
-    super(message);
+  constructor(path: string, message: string, cause?: unknown) {
+    super(message, { cause });
     this.name = "DiscoveryError";
     this.path = path;
   }
@@ -148,12 +149,6 @@ async function* expandGlob(pattern: string): AsyncGenerator<string> {
   yield* step("/", 0);
 }
 
-function describe(e: unknown): string {
-  if (e instanceof Deno.errors.NotFound) return "not found";
-  if (e instanceof Deno.errors.PermissionDenied) return "permission denied";
-  return (e as Error).message;
-}
-
 /**
  * Orders candidates oldest first: by modification time, then higher rotation
  * number first, then by name.
@@ -196,7 +191,7 @@ export async function discoverFiles(
     try {
       info = await Deno.stat(options.path);
     } catch (e) {
-      throw new DiscoveryError(options.path, `AuditLogPath is ${describe(e)}`);
+      throw new DiscoveryError(options.path, `AuditLogPath is ${describeFileError(e)}`, e);
     }
     if (info.isDirectory) {
       try {
@@ -204,7 +199,10 @@ export async function discoverFiles(
           if (!options.name || isRotationOf(basename(p), options.name)) paths.push(p);
         }
       } catch (e) {
-        throw new DiscoveryError(options.path, `AuditLogPath cannot be listed: ${describe(e)}`);
+        throw new DiscoveryError(
+          options.path,
+          `AuditLogPath cannot be listed: ${describeFileError(e)}`,
+        );
       }
     } else paths.push(options.path);
   }
@@ -217,7 +215,9 @@ export async function discoverFiles(
       if (c) files.push(c);
     } catch (e) {
       // A file removed between the listing and its stat was rotated away: not an error.
-      if (!(e instanceof Deno.errors.NotFound)) errors.push(new DiscoveryError(path, describe(e)));
+      if (!(e instanceof Deno.errors.NotFound)) {
+        errors.push(new DiscoveryError(path, describeFileError(e), e));
+      }
     }
   }
   return { files: sortOldestFirst(files), errors };

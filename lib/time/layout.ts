@@ -23,7 +23,8 @@ export interface WallTime {
 
 type Pad = "0" | " " | "";
 
-type Token =
+/** One element of a layout: a literal or a field. */
+export type Token =
   | { kind: "literal"; text: string }
   | { kind: "year"; digits: 2 | 4 }
   | { kind: "month"; pad: Pad }
@@ -44,8 +45,6 @@ export interface Layout {
   source: string;
   /** Whether timestamps in this layout carry their own UTC offset. */
   hasOffset: boolean;
-  /** How many commas a timestamp in this layout contains. */
-  commas: number;
   tokens: Token[];
 }
 
@@ -242,12 +241,7 @@ export function compileLayout(source: string): Layout {
       `Time layout "${source}" must contain a year, month, day, hour and minute`,
     );
   }
-  let commas = 0;
-  for (const t of tokens) {
-    if (t.kind === "literal") commas += t.text.split(",").length - 1;
-    if (t.kind === "fraction" && t.sep === ",") commas++;
-  }
-  return { source, hasOffset: kinds.has("offset"), commas, tokens };
+  return { source, hasOffset: kinds.has("offset"), tokens };
 }
 
 function readDigits(text: string, pos: number, min: number, max: number): [number, number] {
