@@ -15,30 +15,14 @@ import { Command, CommanderError } from "commander";
 import denoJson from "./deno.json" with { type: "json" };
 import { ConfigError, configPath, loadConfig } from "./lib/config.ts";
 import { DiscoveryError } from "./lib/input/discover.ts";
-import { createLogger, formatRecord } from "./lib/log.ts";
+import { type Attrs, createLogger, formatRecord } from "./lib/log.ts";
+import { AccountListError } from "./lib/report/accounts.ts";
+import { report, type ReportOptions } from "./lib/report/command.ts";
+import { DurationError } from "./lib/report/duration.ts";
+import { ServerError } from "./lib/report/server.ts";
+import { LockedError, StoreError } from "./lib/store/database.ts";
 import { runTracking } from "./lib/track/run.ts";
-import {
-  LockedError,
-  openStoreReadOnly,
-  readObservations,
-  StoreError,
-} from "./lib/store/schema.ts";
-import { type Account, AccountListError, parseAccountList } from "./lib/report/accounts.ts";
-import { compileLayout } from "./lib/time/layout.ts";
-import {
-  buildReport,
-  DurationError,
-  filterRows,
-  type Format,
-  formatReport,
-  FORMATS,
-  parseDuration,
-  SORT_KEYS,
-  type SortKey,
-  sortRows,
-} from "./lib/report/build.ts";
-import { listServerAccounts, ServerError } from "./lib/report/server.ts";
-import { formatInstant } from "./lib/time/zone.ts";
+import { UsageError } from "./lib/usage.ts";
 
 /** The exit codes, as documented in the README. */
 export const EXIT = { ok: 0, failure: 1, usage: 2, lost: 3, locked: 4 } as const;
@@ -46,139 +30,53 @@ export const EXIT = { ok: 0, failure: 1, usage: 2, lost: 3, locked: 4 } as const
 /** This build's version. */
 export const VERSION: string = denoJson.version;
 
-function fail(msg: string, attrs: Record<string, string | undefined>): void {
-  console.error(formatRecord(new Date(), "ERROR", msg, attrs));
+/** An error class, its exit code, and what its one line on stderr says beside the message. */
+interface ExitRule {
+  class: abstract new (...args: never[]) => Error;
+  code: number;
+  attrs: (e: never) => Attrs;
 }
+
+function rule<E extends Error>(
+  errorClass: abstract new (...args: never[]) => E,
+  code: number,
+  attrs: (e: E) => Attrs = () => ({}),
+): ExitRule {
+  return { class: errorClass, code, attrs: attrs as (e: never) => Attrs };
+}
+
+/** Exit codes by error class; the first class that matches wins (subclasses first). */
+const EXIT_RULES: ExitRule[] = [
+  rule(ConfigError, EXIT.usage, (e) => ({ file: e.file, key: e.key })),
+  rule(LockedError, EXIT.locked, (e) => ({ file: e.path })),
+  rule(StoreError, EXIT.failure, (e) => ({ file: e.path })),
+  rule(DiscoveryError, EXIT.failure, (e) => ({ file: e.path })),
+  rule(AccountListError, EXIT.usage, (e) => ({ file: e.source })),
+  rule(UsageError, EXIT.usage),
+  rule(DurationError, EXIT.usage),
+  rule(ServerError, EXIT.failure),
+];
 
 /** Maps an error to its exit code, after writing one line about it on stderr. */
 function exitCodeOf(e: unknown): number {
-  if (e instanceof ConfigError) {
-    fail(e.message, { file: e.file, key: e.key });
-    return EXIT.usage;
-  }
-  if (e instanceof LockedError) {
-    fail(e.message, { file: e.path });
-    return EXIT.locked;
-  }
-  if (e instanceof StoreError) {
-    fail(e.message, { file: e.path });
-    return EXIT.failure;
-  }
-  if (e instanceof DiscoveryError) {
-    fail(e.message, { file: e.path });
-    return EXIT.failure;
-  }
-  if (e instanceof AccountListError) {
-    fail(e.message, { file: e.source });
-    return EXIT.usage;
-  }
-  if (e instanceof UsageError || e instanceof DurationError) {
-    fail(e.message, {});
-    return EXIT.usage;
-  }
-  if (e instanceof ServerError) {
-    fail(e.message, {});
-    return EXIT.failure;
+  const found = EXIT_RULES.find((r) => e instanceof r.class);
+  if (found) {
+    const err = e as Error;
+    console.error(formatRecord(new Date(), "ERROR", err.message, found.attrs(e as never)));
+    return found.code;
   }
   const err = e as Error;
-  fail(`Unexpected error: ${err?.message ?? String(e)}`, {
-    stack: Deno.env.get("CONNTRACKER_DEBUG") ? err?.stack : undefined,
-  });
-  return EXIT.failure;
-}
-
-/** A command-line value that makes no sense. */
-class UsageError extends Error {
-  /** Creates the error. */
-  constructor(message: string) {
-    super(message);
-    this.name = "UsageError";
-  }
-}
-
-/** The options of `conntracker report`. */
-interface ReportOptions {
-  format?: string;
-  unusedFor?: string;
-  failed?: boolean;
-  accounts?: string;
-  accountsFromServer?: boolean;
-  sort: string;
-  now?: string;
-}
-
-async function readAccounts(file: string): Promise<Account[]> {
-  if (file === "-") {
-    return parseAccountList(await new Response(Deno.stdin.readable).text(), "stdin");
-  }
-  let text: string;
-  try {
-    text = await Deno.readTextFile(file);
-  } catch (e) {
-    throw new AccountListError(file, `Account list cannot be read: ${(e as Error).message}`);
-  }
-  return parseAccountList(text, file);
-}
-
-async function report(global: { config?: string }, options: ReportOptions): Promise<number> {
-  const format = options.format ?? (Deno.stdout.isTerminal() ? "table" : "json");
-  if (!(FORMATS as readonly string[]).includes(format)) {
-    throw new UsageError(`Invalid --format "${format}": expected ${FORMATS.join(", ")}`);
-  }
-  if (!(SORT_KEYS as readonly string[]).includes(options.sort)) {
-    throw new UsageError(`Invalid --sort "${options.sort}": expected ${SORT_KEYS.join(", ")}`);
-  }
-  if (options.accounts !== undefined && options.accountsFromServer) {
-    throw new UsageError("Use --accounts or --accounts-from-server, not both");
-  }
-  const now = options.now === undefined ? Date.now() : Date.parse(options.now);
-  if (Number.isNaN(now)) {
-    throw new UsageError(
-      `Invalid --now "${options.now}": expected ISO 8601, e.g. 2026-11-25T12:00:00+01:00`,
-    );
-  }
-  const unusedForMs = options.unusedFor === undefined
-    ? undefined
-    : parseDuration(options.unusedFor);
-  const config = await loadConfig(configPath(global.config, Deno.env.toObject()));
-  const defined = options.accountsFromServer
-    ? await listServerAccounts({
-      client: config.mariadbClient,
-      defaultsFile: config.mariadbDefaultsFile,
-    })
-    : options.accounts === undefined
-    ? undefined
-    : await readAccounts(options.accounts);
-  const db = openStoreReadOnly(config.sqlitePath);
-  let observed;
-  try {
-    observed = readObservations(db, config.sqlitePath, config.timeFormatDb, config.timeLocation);
-  } finally {
-    db.close();
-  }
-  const built = buildReport(observed.accounts, observed.proxies, defined);
-  const log = createLogger(config.logLevel);
-  for (const o of built.unmatched) {
-    log.log("INFO", "logged user matches no defined account", {
-      user: o.user,
-      host: o.host,
-      logins: o.logins,
-      failed_attempts: o.failed,
-    });
-  }
-  const rows = sortRows(
-    filterRows(built.rows, { unusedForMs, failed: options.failed, now }),
-    options.sort as SortKey,
+  console.error(
+    formatRecord(new Date(), "ERROR", `Unexpected error: ${err?.message ?? String(e)}`, {
+      stack: Deno.env.get("CONNTRACKER_DEBUG") ? err?.stack : undefined,
+    }),
   );
-  const iso = compileLayout("2006-01-02T15:04:05-07:00");
-  const time = (ms: number) => formatInstant(iso, config.timeLocation, ms);
-  await Deno.stdout.write(new TextEncoder().encode(formatReport(rows, format as Format, time)));
-  return EXIT.ok;
+  return EXIT.failure;
 }
 
 async function run(options: { config?: string }): Promise<number> {
   const config = await loadConfig(configPath(options.config, Deno.env.toObject()));
-  const summary = await runTracking(config, createLogger(config.logLevel));
+  const summary = await runTracking({ config, log: createLogger(config.logLevel) });
   if (summary.losses.length > 0) return EXIT.lost;
   if (summary.errors.length > 0) return EXIT.failure;
   return EXIT.ok;
@@ -231,8 +129,9 @@ export async function main(args: string[]): Promise<number> {
     .option("--accounts-from-server", "ask the server for its accounts with the mariadb client")
     .option("--sort <key>", "last_seen (oldest first), name or logins (fewest first)", "last_seen")
     .option("--now <time>", "the time periods end at (ISO 8601; default: now)")
-    .action(async (options: ReportOptions) => {
-      code = await report(program.opts(), options);
+    .action(async (options: Omit<ReportOptions, "config">) => {
+      await report({ ...options, config: program.opts().config });
+      code = EXIT.ok;
     });
   program.command("version")
     .description("print the version")

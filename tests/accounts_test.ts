@@ -1,7 +1,7 @@
 import { deepStrictEqual as assertEquals, throws as assertThrows } from "node:assert";
 import { join } from "node:path";
+import type { Account } from "../lib/format/account.ts";
 import {
-  type Account,
   AccountListError,
   hostGenerality,
   indexAccounts,

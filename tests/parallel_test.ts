@@ -2,7 +2,9 @@ import { deepStrictEqual as assertEquals, ok as assert } from "node:assert";
 import { join } from "node:path";
 import { loadConfig } from "../lib/config.ts";
 import { createLogger } from "../lib/log.ts";
-import { runTracking, type ScanTuning } from "../lib/track/run.ts";
+import type { RunMetrics } from "../lib/track/metrics.ts";
+import { runTracking } from "../lib/track/run.ts";
+import type { ScanTuning } from "../lib/track/schedule.ts";
 import { cutRanges } from "../lib/input/source.ts";
 import { countsByAccount, prng, sqlite3, withTempDir, writeConfig } from "./helpers.ts";
 import { referenceCounts } from "./reference.ts";
@@ -75,11 +77,13 @@ async function writeRotated(dir: string, text: string, count: number): Promise<v
   }
 }
 
-/** Runs conntracker in this process; returns its DEBUG lines. */
-async function track(config: string, tuning: ScanTuning): Promise<string[]> {
-  const lines: string[] = [];
-  await runTracking(await loadConfig(config), createLogger("DEBUG", (l) => lines.push(l)), tuning);
-  return lines;
+/** Runs conntracker in this process, which must not warn; returns its metrics. */
+async function track(config: string, tuning: ScanTuning): Promise<RunMetrics> {
+  const warnings: string[] = [];
+  const log = createLogger("WARN", (l) => warnings.push(l));
+  const { metrics } = await runTracking({ config: await loadConfig(config), log, tuning });
+  assertEquals(warnings, []);
+  return metrics;
 }
 
 /** Everything a run leaves that could differ by how it scanned. */
@@ -121,8 +125,7 @@ Deno.test("run: Workers on small ranges give what one thread gives and what the 
         TimeLocation: "UTC",
       });
       const rangeBytes = 200 + Math.floor(random() * 4000);
-      const debug = await track(many, { parallelBytes: 0, rangeBytes, cores: 4 });
-      rescans += debug.filter((l) => l.includes("scanning a range again")).length;
+      rescans += (await track(many, { parallelBytes: 0, rangeBytes, cores: 4 })).rescans;
       const db = join(dir, "w", "audit.sqlite");
       const label = `round ${round}, ${workers} workers, ranges of ${rangeBytes} bytes`;
       assertEquals(await countsByAccount(db), referenceCounts(text), label);

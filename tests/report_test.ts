@@ -1,16 +1,9 @@
 import { deepStrictEqual as assertEquals, ok as assert, throws as assertThrows } from "node:assert";
 import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
-import {
-  buildReport,
-  DurationError,
-  FIELDS,
-  filterRows,
-  formatReport,
-  parseDuration,
-  type ReportRow,
-  sortRows,
-} from "../lib/report/build.ts";
+import { buildReport, filterRows, type ReportRow, sortRows } from "../lib/report/build.ts";
+import { DurationError, parseDuration } from "../lib/report/duration.ts";
+import { FIELDS, formatReport } from "../lib/report/format.ts";
 import { runCli, withTempDir, writeConfig } from "./helpers.ts";
 
 const DAY = 86_400_000;

@@ -2,7 +2,8 @@ import { deepStrictEqual as assertEquals, ok as assert } from "node:assert";
 import { Buffer } from "node:buffer";
 import { join } from "node:path";
 import { applyRecord, createTally } from "../lib/track/aggregate.ts";
-import { parseRecord, scanBlock, type ScanStats, stripPort } from "../lib/format/scan.ts";
+import { parseRecord, stripPort } from "../lib/format/record.ts";
+import { scanBlock, type ScanStats } from "../lib/format/scan.ts";
 import { FILES_10_11, FILES_FULL, FIXTURES } from "./helpers.ts";
 import { referenceCount } from "./reference.ts";
 
@@ -38,7 +39,9 @@ function scanCounts(text: string, cuts: number[] = []) {
     start = end;
   }
   const out = new Map<string, { logins: number; failed: number }>();
-  for (const [key, a] of tally.accounts) out.set(key, { logins: a.logins, failed: a.failed });
+  for (const a of tally.accounts.values()) {
+    out.set(`${a.user}@${a.host}`, { logins: a.logins, failed: a.failed });
+  }
   return out;
 }
 

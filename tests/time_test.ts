@@ -1,13 +1,7 @@
 import { deepStrictEqual as assertEquals, throws as assertThrows } from "node:assert";
 import { compileLayout, formatWall, LayoutError, parseWall } from "../lib/time/layout.ts";
-import {
-  clockInstant,
-  createLogClock,
-  formatInstant,
-  loadZone,
-  wallToInstant,
-  ZoneError,
-} from "../lib/time/zone.ts";
+import { clockInstant, createLogClock } from "../lib/time/clock.ts";
+import { formatInstant, loadZone, wallToInstant, ZoneError } from "../lib/time/zone.ts";
 
 const wall = (y: number, mo: number, d: number, h: number, mi: number, s = 0) => ({
   year: y,

@@ -23,11 +23,7 @@
  * @module
  */
 
-/** An account as MariaDB defines it: a user name and a host pattern. */
-export interface Account {
-  user: string;
-  host: string;
-}
+import type { Account } from "../format/account.ts";
 
 /** A line of an account list that is not `user<TAB>host`. */
 export class AccountListError extends Error {
@@ -231,16 +227,4 @@ export function matchAccount(
     }
   }
   return found?.account;
-}
-
-/**
- * The `user@host` text of an account, quoted as MariaDB prints it.
- *
- * @example
- * ```ts
- * accountName({ user: "app", host: "10.0.%" }); // "'app'@'10.0.%'"
- * ```
- */
-export function accountName(account: Account): string {
-  return `'${account.user}'@'${account.host}'`;
 }

@@ -1,13 +1,14 @@
 /**
- * The unused-accounts report: observed logins attributed to the accounts
- * MariaDB defines, filtered, sorted and printed as a table, JSON or CSV.
+ * Building the unused-accounts report: observed logins attributed to the
+ * accounts MariaDB defines, then filtered and sorted.
  *
  * @module
  */
 
+import { type Account, accountKey } from "../format/account.ts";
+import type { Observation } from "../store/report_reads.ts";
 import type { ProxyActivity } from "../track/aggregate.ts";
-import { type Account, accountName, indexAccounts, matchAccount } from "./accounts.ts";
-import type { Observation } from "../store/schema.ts";
+import { indexAccounts, matchAccount } from "./accounts.ts";
 
 /** One account in a report. Times are epoch milliseconds. */
 export interface ReportRow {
@@ -27,33 +28,6 @@ export interface Report {
   rows: ReportRow[];
   /** Logged `user@host`s that match no defined account (failed attempts of unknown users, dropped accounts). */
   unmatched: Observation[];
-}
-
-/** A duration text that is not `<n>d`, `<n>w`, `<n>m` or `<n>y`. */
-export class DurationError extends Error {
-  /** Creates the error. */
-  constructor(text: string) {
-    super(`Invalid duration "${text}": expected a number and d, w, m or y (e.g. 90d, 12w, 6m, 1y)`);
-    this.name = "DurationError";
-  }
-}
-
-const UNIT_DAYS: Record<string, number> = { d: 1, w: 7, m: 30, y: 365 };
-
-/**
- * Parses `90d`, `12w`, `6m` (30 days each) or `1y` (365 days) into milliseconds.
- *
- * @example
- * ```ts
- * parseDuration("90d"); // 7776000000
- * parseDuration("12w") === parseDuration("84d"); // true
- * ```
- * @throws {DurationError} on anything else.
- */
-export function parseDuration(text: string): number {
-  const m = /^\s*(\d+)\s*([dwmy])\s*$/i.exec(text);
-  if (!m) throw new DurationError(text);
-  return Number(m[1]) * UNIT_DAYS[m[2].toLowerCase()] * 86_400_000;
 }
 
 function emptyRow(name: string, host: string): ReportRow {
@@ -95,11 +69,11 @@ export function buildReport(
   const rows = new Map<string, ReportRow>();
   const unmatched: Observation[] = [];
   const rowOf = (name: string, host: string): ReportRow | undefined => {
-    const key = `${name}\0${host}`;
+    const key = accountKey(name, host);
     if (!rows.has(key) && !defined) rows.set(key, emptyRow(name, host));
     return rows.get(key);
   };
-  for (const a of defined ?? []) rows.set(`${a.user}\0${a.host}`, emptyRow(a.user, a.host));
+  for (const a of defined ?? []) rows.set(accountKey(a.user, a.host), emptyRow(a.user, a.host));
   const index = defined && indexAccounts(defined);
   for (const o of observed) {
     const account = index ? matchAccount(index, o.user, o.host) : { user: o.user, host: o.host };
@@ -186,86 +160,4 @@ export function sortRows(rows: ReportRow[], key: SortKey): ReportRow[] {
   const value = (r: ReportRow) =>
     key === "last_seen" ? (r.lastSeen ?? -Infinity) : key === "logins" ? r.logins : 0;
   return [...rows].sort((a, b) => value(a) - value(b) || byName(a, b));
-}
-
-/** The output formats. */
-export const FORMATS = ["table", "json", "csv"] as const;
-
-/** An output format. */
-export type Format = typeof FORMATS[number];
-
-/** The fields of the JSON and CSV output, in order. */
-export const FIELDS = [
-  "name",
-  "host",
-  "last_seen",
-  "logins",
-  "last_failed",
-  "failed_attempts",
-  "client_hosts",
-] as const;
-
-function record(row: ReportRow, time: (ms: number) => string) {
-  return {
-    name: row.name,
-    host: row.host,
-    last_seen: row.lastSeen === undefined ? null : time(row.lastSeen),
-    logins: row.logins,
-    last_failed: row.lastFailed === undefined ? null : time(row.lastFailed),
-    failed_attempts: row.failedAttempts,
-    client_hosts: row.clientHosts,
-  };
-}
-
-function csvField(value: string): string {
-  return /[",\r\n]/.test(value) ? `"${value.replaceAll('"', '""')}"` : value;
-}
-
-/**
- * Prints rows. `time` formats an instant (ISO 8601 with the offset of
- * `TimeLocation`). JSON: an array of objects with {@link FIELDS}, `null` for
- * never. CSV: a header and one line per row, hosts separated by spaces.
- * Table: aligned columns, `never` for never.
- *
- * @example
- * ```ts
- * const row = { name: "app", host: "%", logins: 0, failedAttempts: 0, clientHosts: [] };
- * formatReport([row], "csv", (ms) => new Date(ms).toISOString());
- * // "name,host,last_seen,logins,last_failed,failed_attempts,client_hosts\napp,%,,0,,0,\n"
- * ```
- */
-export function formatReport(
-  rows: ReportRow[],
-  format: Format,
-  time: (ms: number) => string,
-): string {
-  const records = rows.map((r) => record(r, time));
-  if (format === "json") return JSON.stringify(records, null, 2) + "\n";
-  if (format === "csv") {
-    const lines = records.map((r) =>
-      FIELDS.map((f) => {
-        const v = r[f];
-        return csvField(v === null ? "" : Array.isArray(v) ? v.join(" ") : String(v));
-      }).join(",")
-    );
-    return [FIELDS.join(","), ...lines].map((l) => l + "\n").join("");
-  }
-  const table = [
-    ["ACCOUNT", "LAST SEEN", "LOGINS", "FAILED", "LAST FAILED", "CLIENT HOSTS"],
-    ...records.map((r) => [
-      accountName({ user: r.name, host: r.host }),
-      r.last_seen ?? "never",
-      String(r.logins),
-      String(r.failed_attempts),
-      r.last_failed ?? "-",
-      r.client_hosts.join(" ") || "-",
-    ]),
-  ];
-  const widths = table[0].map((_, i) => Math.max(...table.map((r) => [...r[i]].length)));
-  return table.map((r) =>
-    r.map((cell, i) =>
-      i === r.length - 1 ? cell : cell.padEnd(widths[i] + cell.length - [...cell].length)
-    )
-      .join("  ")
-  ).join("\n") + "\n";
 }

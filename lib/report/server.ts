@@ -7,7 +7,8 @@
  * @module
  */
 
-import { type Account, parseAccountList } from "./accounts.ts";
+import type { Account } from "../format/account.ts";
+import { parseAccountList } from "./accounts.ts";
 
 /** The client could not be run or the query failed. */
 export class ServerError extends Error {

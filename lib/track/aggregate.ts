@@ -16,7 +16,9 @@
  * @module
  */
 
-import type { AuditRecord } from "../format/scan.ts";
+import { accountKey, parseAccountName } from "../format/account.ts";
+import { isSignIn } from "../format/operations.ts";
+import type { AuditRecord } from "../format/record.ts";
 
 /** What one `user@host` did. Times are epoch milliseconds. */
 export interface Activity {
@@ -62,6 +64,7 @@ export interface TallyCounts {
 
 /** Activity gathered so far, and the change-users still pending. */
 export interface Tally {
+  /** Keyed by {@link accountKey}. */
   accounts: Map<string, Activity>;
   proxies: Map<string, ProxyActivity>;
   /** Keyed by {@link pendingKey}. */
@@ -118,7 +121,7 @@ function refreshWatched(tally: Tally): void {
 }
 
 function activity(tally: Tally, user: string, host: string, serverHost: string): Activity {
-  const key = `${user}@${host}`;
+  const key = accountKey(user, host);
   let a = tally.accounts.get(key);
   if (!a) {
     a = { user, host, serverHost, logins: 0, failed: 0 };
@@ -144,20 +147,6 @@ function failed(tally: Tally, user: string, host: string, serverHost: string, at
 }
 
 /**
- * Parses the account a `PROXY_CONNECT` names: `` `plug_dest`@`%` ``.
- *
- * @example
- * ```ts
- * parseAccountName("`plug_dest`@`%`"); // ["plug_dest", "%"]
- * parseAccountName("'app'@'10.0.%'"); // ["app", "10.0.%"]
- * ```
- */
-export function parseAccountName(text: string): [string, string] | undefined {
-  const m = /^([`'"]?)(.*)\1@([`'"]?)(.*)\3$/.exec(text.trim());
-  return m ? [m[2], m[4]] : undefined;
-}
-
-/**
  * What a record does to the change-user pending on its connection: `"drop"`
  * it (the server restarted, the connection ended naming nobody, or a second
  * change-user came first), `"resolve"` it (the record names the account), or
@@ -165,7 +154,7 @@ export function parseAccountName(text: string): [string, string] | undefined {
  *
  * @example
  * ```ts
- * import { parseRecord } from "../format/scan.ts";
+ * import { parseRecord } from "../format/record.ts";
  * settlesPending(parseRecord("t,vm,bob,h,14,9,QUERY,,'SELECT 1',0")!); // "resolve"
  * settlesPending(parseRecord("t,vm,,h,14,0,DISCONNECT,,,0")!); // "drop"
  * ```
@@ -186,7 +175,7 @@ export function settlesPending(record: AuditRecord): "drop" | "resolve" | undefi
  *
  * @example
  * ```ts
- * import { parseRecord } from "../format/scan.ts";
+ * import { parseRecord } from "../format/record.ts";
  * startsPending(parseRecord("t,vm,,h,14,0,CHANGEUSER,,,0")!); // true
  * ```
  */
@@ -200,10 +189,11 @@ export function startsPending(record: AuditRecord): boolean {
  *
  * @example
  * ```ts
- * import { parseRecord } from "../format/scan.ts";
+ * import { parseRecord } from "../format/record.ts";
+ * import { accountKey } from "../format/account.ts";
  * const tally = createTally();
  * applyRecord(tally, parseRecord("t,vm,bob,127.0.0.1,8,0,CONNECT,,,0")!, () => 1000);
- * tally.accounts.get("bob@127.0.0.1")?.logins; // 1
+ * tally.accounts.get(accountKey("bob", "127.0.0.1"))?.logins; // 1
  * ```
  */
 export function applyRecord(
@@ -226,9 +216,7 @@ export function applyRecord(
       tally.counts.changeUsersResolved++;
     }
   }
-  if (
-    op !== "CONNECT" && op !== "FAILED_CONNECT" && op !== "CHANGEUSER" && op !== "PROXY_CONNECT"
-  ) {
+  if (!isSignIn(op)) {
     if (user === "") tally.counts.emptyUser++;
     return;
   }
@@ -248,9 +236,16 @@ export function applyRecord(
   } else if (op === "PROXY_CONNECT") {
     const account = parseAccountName(record.object);
     if (!successful || !account) return;
-    const pkey = `${user}@${host}\u0000${account[0]}@${account[1]}`;
+    const pkey = `${accountKey(user, host)}\u0000${accountKey(account.user, account.host)}`;
     const p = tally.proxies.get(pkey) ??
-      { user, host, proxiedUser: account[0], proxiedHost: account[1], logins: 0, lastLogin: at };
+      {
+        user,
+        host,
+        proxiedUser: account.user,
+        proxiedHost: account.host,
+        logins: 0,
+        lastLogin: at,
+      };
     p.logins++;
     p.lastLogin = Math.max(p.lastLogin, at);
     tally.proxies.set(pkey, p);

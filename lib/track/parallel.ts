@@ -12,8 +12,11 @@
  */
 
 import { pendingKey, settlesPending, startsPending } from "./aggregate.ts";
-import { type AuditRecord, scanBlock, type ScanStats } from "../format/scan.ts";
-import { readBlocks, type ReadResult, SourceError } from "../input/source.ts";
+import type { LineFormat } from "../format/line.ts";
+import type { AuditRecord } from "../format/record.ts";
+import { scanBlock, type ScanStats } from "../format/scan.ts";
+import { type FileProblem, SourceError } from "../input/file.ts";
+import { readBlocks, type ReadResult } from "../input/source.ts";
 
 /** Lines of a file that start at or after `from` and before `to` (or the end). */
 export interface Range {
@@ -27,7 +30,7 @@ export interface Range {
 /** A range to scan, with the change-users pending when it was sent: `[serverHost, connectionId]`. */
 export interface RangeTask {
   range: Range;
-  timestampCommas: number;
+  format: LineFormat;
   pending: [string, string][];
 }
 
@@ -45,32 +48,44 @@ export interface RangeResult {
   longLines: number;
   stats: ScanStats;
   /** Why reading stopped early; the records before `offset` stand. */
-  error?: string;
+  error?: { message: string; problem: FileProblem };
+}
+
+/** What {@link scanRange} looks for, and whom it tells. */
+export interface ScanRangeOptions {
+  format: LineFormat;
+  /** Connection ids whose every line is wanted; `visit` may change it. */
+  watched: ReadonlySet<string>;
+  /** Called with every connection event and every line of a watched connection. */
+  visit: (record: AuditRecord, line: string) => void;
+  stats: ScanStats;
+  /** Called with the offset after each block. */
+  onBlock: (end: number) => void;
 }
 
 /**
- * Reads a range and scans its blocks, calling `visit` with every connection
- * event and every line of a connection in `watched` (which `visit` may
- * change), and `onBlock` with the offset after each block.
+ * Reads a range and scans its blocks.
  *
  * @example
  * ```ts
- * const stats = { candidates: 0, malformed: 0 };
+ * import { compileLayout } from "../time/layout.ts";
+ * import { lineFormat } from "../format/line.ts";
  * const range = { path: "/var/lib/mysql/server_audit.log", gzip: false, from: 0 };
- * await scanRange(range, 0, new Set(), (r) => console.log(r.user), stats, () => {});
+ * await scanRange(range, {
+ *   format: lineFormat(compileLayout("20060102 15:04:05")),
+ *   watched: new Set(),
+ *   visit: (r) => console.log(r.user),
+ *   stats: { candidates: 0, malformed: 0 },
+ *   onBlock: () => {},
+ * });
  * ```
  * @throws {SourceError} when the file cannot be opened or read.
  */
-export function scanRange(
-  range: Range,
-  timestampCommas: number,
-  watched: ReadonlySet<string>,
-  visit: (record: AuditRecord, line: string) => void,
-  stats: ScanStats,
-  onBlock: (end: number) => void,
-): Promise<ReadResult> {
+export function scanRange(range: Range, options: ScanRangeOptions): Promise<ReadResult> {
+  const { watched, visit, stats, onBlock } = options;
+  const commas = options.format.timestampCommas;
   return readBlocks(range.path, range.gzip, range.from, (block, end) => {
-    scanBlock(block, timestampCommas, watched, visit, stats);
+    scanBlock(block, commas, watched, visit, stats);
     onBlock(end);
   }, { end: range.to });
 }
@@ -82,8 +97,11 @@ export function scanRange(
  *
  * @example
  * ```ts
+ * import { compileLayout } from "../time/layout.ts";
+ * import { lineFormat } from "../format/line.ts";
+ * const format = lineFormat(compileLayout("20060102 15:04:05"));
  * const range = { path: "/var/lib/mysql/server_audit.log.1", gzip: false, from: 0 };
- * const result = await scanDetached({ range, timestampCommas: 0, pending: [] });
+ * const result = await scanDetached({ range, format, pending: [] });
  * result.lines.split("\n").length - 1; // lines found
  * ```
  */
@@ -105,8 +123,12 @@ export async function scanDetached(task: RangeTask): Promise<RangeResult> {
     }
   };
   try {
-    const read = await scanRange(task.range, task.timestampCommas, watched, visit, stats, (end) => {
-      offset = end;
+    const read = await scanRange(task.range, {
+      format: task.format,
+      watched,
+      visit,
+      stats,
+      onBlock: (end) => offset = end,
     });
     return {
       lines: lines.join(""),
@@ -117,7 +139,8 @@ export async function scanDetached(task: RangeTask): Promise<RangeResult> {
     };
   } catch (e) {
     if (!(e instanceof SourceError)) throw e;
-    return { lines: lines.join(""), offset, bytesRead: 0, longLines: 0, stats, error: e.message };
+    const error = { message: e.message, problem: e.problem };
+    return { lines: lines.join(""), offset, bytesRead: 0, longLines: 0, stats, error };
   }
 }
 
@@ -147,9 +170,12 @@ interface Job {
  *
  * @example
  * ```ts
+ * import { compileLayout } from "../time/layout.ts";
+ * import { lineFormat } from "../format/line.ts";
+ * const format = lineFormat(compileLayout("20060102 15:04:05"));
  * const pool = createScanPool(2);
  * const range = { path: "/var/lib/mysql/server_audit.log.1", gzip: false, from: 0 };
- * const result = await pool.scan({ range, timestampCommas: 0, pending: [] });
+ * const result = await pool.scan({ range, format, pending: [] });
  * pool.close();
  * ```
  */

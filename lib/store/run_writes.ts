@@ -1,0 +1,257 @@
+/**
+ * The run's side of the store: what a run starts from (watermark,
+ * checkpoints, pending change-users) and everything it writes, inside the
+ * run's transaction, one table at a time.
+ *
+ * @module
+ */
+
+import type { DatabaseSync } from "node:sqlite";
+import type { Activity, PendingChangeUser, ProxyActivity } from "../track/aggregate.ts";
+import type { Checkpoint } from "../track/checkpoints.ts";
+import type { Loss } from "../track/losses.ts";
+import type { RunMetrics } from "../track/metrics.ts";
+import { guard, type Store } from "./database.ts";
+import { WATERMARK_ACCOUNT } from "./schema.ts";
+import { formatStoredTime, parseStoredTime, type StoredTimes } from "./stored_time.ts";
+
+/** Everything one run writes. */
+export interface RunOutcome {
+  accounts: Activity[];
+  proxies: ProxyActivity[];
+  /** All change-users still pending: they replace the stored ones. */
+  pending: PendingChangeUser[];
+  checkpoints: Checkpoint[];
+  losses: Loss[];
+  /** The new watermark (epoch milliseconds, whole seconds), if it moved. */
+  watermarkMs?: number;
+  /** The run's figures; `finishedMs` is also when losses were detected and what retention counts from. */
+  metrics: RunMetrics;
+}
+
+/** What a run starts from. */
+export interface StoredState {
+  watermarkMs?: number;
+  checkpoints: Checkpoint[];
+  pending: PendingChangeUser[];
+}
+
+/**
+ * Reads what a run starts from: the watermark, the checkpoints and the
+ * pending change-users.
+ *
+ * @example
+ * ```ts
+ * import { compileLayout } from "../time/layout.ts";
+ * import { loadZone } from "../time/zone.ts";
+ * import { openStore } from "./database.ts";
+ * import { beginRun } from "./schema.ts";
+ * const times = { layout: compileLayout("2006-01-02 15:04:05-07:00"), zone: loadZone("UTC") };
+ * const store = openStore(":memory:", { lockTimeoutMs: 0, times });
+ * beginRun(store);
+ * readState(store);
+ * ```
+ */
+export function readState(store: Store): StoredState {
+  const { db, path, times } = store;
+  return guard(path, () => {
+    const row = db.prepare("SELECT last_seen FROM Accounts WHERE name = ? AND host = ?")
+      .get(WATERMARK_ACCOUNT.user, WATERMARK_ACCOUNT.host) as { last_seen: unknown } | undefined;
+    const watermarkMs = row?.last_seen == null
+      ? undefined
+      : parseStoredTime(times, String(row.last_seen));
+    const checkpoints = (db.prepare("SELECT * FROM checkpoints").all() as Record<string, unknown>[])
+      .map((r): Checkpoint => ({
+        fingerprint: String(r.fingerprint),
+        path: String(r.path),
+        dev: Number(r.dev),
+        ino: Number(r.ino),
+        gzip: Boolean(r.gzip),
+        size: Number(r.size),
+        offset: Number(r.offset),
+        mtimeMs: Number(r.mtime_ms),
+        lastInstant: r.last_instant_ms == null ? undefined : Number(r.last_instant_ms),
+        seenMs: Number(r.seen_ms),
+      }));
+    const pending = (db.prepare("SELECT * FROM pending_change_user").all() as Record<
+      string,
+      unknown
+    >[]).map((r) => ({
+      serverHost: String(r.server_host),
+      connectionId: String(r.connection_id),
+      at: Number(r.at_ms),
+    }));
+    return { watermarkMs, checkpoints, pending };
+  });
+}
+
+/** Checkpoints of files not seen for this long are forgotten. */
+export const CHECKPOINT_RETENTION_MS = 90 * 86_400_000;
+
+/** Sets `Accounts.last_seen` of `user@host`; with `onlyLater`, only to a later instant. */
+type SetLastSeen = (user: string, host: string, at: number, onlyLater: boolean) => void;
+
+/** Prepares {@link SetLastSeen}, which compares instants, not text. */
+function lastSeenWriter(db: DatabaseSync, times: StoredTimes): SetLastSeen {
+  const select = db.prepare("SELECT last_seen FROM Accounts WHERE name = ? AND host = ?");
+  const update = db.prepare("UPDATE Accounts SET last_seen = ? WHERE name = ? AND host = ?");
+  const insert = db.prepare("INSERT INTO Accounts (name, host, last_seen) VALUES (?, ?, ?)");
+  return (user, host, at, onlyLater) => {
+    const row = select.get(user, host) as { last_seen: unknown } | undefined;
+    const text = formatStoredTime(times, at);
+    if (!row) return void insert.run(user, host, text);
+    const stored = row.last_seen == null
+      ? undefined
+      : parseStoredTime(times, String(row.last_seen));
+    if (!onlyLater || stored === undefined || at > stored) update.run(text, user, host);
+  };
+}
+
+function isWatermark(user: string, host: string): boolean {
+  return user === WATERMARK_ACCOUNT.user && host === WATERMARK_ACCOUNT.host;
+}
+
+/** Adds up activity counts, and moves `Accounts.last_seen` to later logins. */
+function writeActivity(db: DatabaseSync, setLastSeen: SetLastSeen, accounts: Activity[]): void {
+  const upsert = db.prepare(
+    `INSERT INTO activity (name, host, server_host, logins, first_login_ms, last_login_ms,
+       failed_attempts, last_failed_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+     ON CONFLICT (name, host) DO UPDATE SET
+       server_host = excluded.server_host,
+       logins = logins + excluded.logins,
+       first_login_ms = coalesce(min(first_login_ms, excluded.first_login_ms),
+         first_login_ms, excluded.first_login_ms),
+       last_login_ms = coalesce(max(last_login_ms, excluded.last_login_ms),
+         last_login_ms, excluded.last_login_ms),
+       failed_attempts = failed_attempts + excluded.failed_attempts,
+       last_failed_ms = coalesce(max(last_failed_ms, excluded.last_failed_ms),
+         last_failed_ms, excluded.last_failed_ms)`,
+  );
+  for (const a of accounts) {
+    upsert.run(
+      a.user,
+      a.host,
+      a.serverHost,
+      a.logins,
+      a.firstLogin ?? null,
+      a.lastLogin ?? null,
+      a.failed,
+      a.lastFailed ?? null,
+    );
+    if (a.lastLogin !== undefined && !isWatermark(a.user, a.host)) {
+      setLastSeen(a.user, a.host, a.lastLogin, true);
+    }
+  }
+}
+
+function writeProxies(db: DatabaseSync, proxies: ProxyActivity[]): void {
+  const upsert = db.prepare(
+    `INSERT INTO proxy_logins (name, host, proxied_user, proxied_host, logins, last_login_ms)
+     VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET logins = logins + excluded.logins,
+     last_login_ms = max(last_login_ms, excluded.last_login_ms)`,
+  );
+  for (const p of proxies) {
+    upsert.run(p.user, p.host, p.proxiedUser, p.proxiedHost, p.logins, p.lastLogin);
+  }
+}
+
+function replacePending(db: DatabaseSync, pending: PendingChangeUser[]): void {
+  db.exec("DELETE FROM pending_change_user");
+  const insert = db.prepare(
+    "INSERT INTO pending_change_user (server_host, connection_id, at_ms) VALUES (?, ?, ?)",
+  );
+  for (const p of pending) insert.run(p.serverHost, p.connectionId, p.at);
+}
+
+/** Writes the checkpoints of this run and forgets those not seen within the retention. */
+function writeCheckpoints(db: DatabaseSync, checkpoints: Checkpoint[], nowMs: number): void {
+  const upsert = db.prepare(
+    `INSERT OR REPLACE INTO checkpoints (fingerprint, path, dev, ino, gzip, size, offset,
+       mtime_ms, last_instant_ms, seen_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+  );
+  for (const c of checkpoints) {
+    upsert.run(
+      c.fingerprint,
+      c.path,
+      c.dev,
+      c.ino,
+      c.gzip ? 1 : 0,
+      c.size,
+      c.offset,
+      Math.floor(c.mtimeMs),
+      c.lastInstant ?? null,
+      c.seenMs,
+    );
+  }
+  db.prepare("DELETE FROM checkpoints WHERE seen_ms < ?").run(nowMs - CHECKPOINT_RETENTION_MS);
+}
+
+function writeLosses(db: DatabaseSync, losses: Loss[], detectedMs: number): void {
+  const insert = db.prepare(
+    `INSERT INTO losses (detected_ms, path, fingerprint, unread_bytes, from_ms, to_ms)
+     VALUES (?, ?, ?, ?, ?, ?)`,
+  );
+  for (const l of losses) {
+    insert.run(detectedMs, l.path, l.fingerprint, l.unreadBytes, l.from ?? null, l.to);
+  }
+}
+
+function writeMetrics(db: DatabaseSync, m: RunMetrics): void {
+  db.prepare(
+    `INSERT INTO runs (started_ms, finished_ms, files_read, bytes_read, logins, failed_attempts,
+       malformed, long_lines, empty_user, losses, errors) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+  ).run(
+    m.startedMs,
+    m.finishedMs,
+    m.filesRead,
+    m.bytesRead,
+    m.logins,
+    m.failed,
+    m.malformed,
+    m.longLines,
+    m.emptyUser,
+    m.losses,
+    m.errors,
+  );
+}
+
+/**
+ * Writes a run's outcome inside its transaction: `Accounts.last_seen` keeps
+ * the later instant, activity counts add up, the watermark row moves forward
+ * only, and the run's metrics become a `runs` row.
+ *
+ * @example
+ * ```ts
+ * import { compileLayout } from "../time/layout.ts";
+ * import { loadZone } from "../time/zone.ts";
+ * import { openStore } from "./database.ts";
+ * import { beginRun } from "./schema.ts";
+ * const times = { layout: compileLayout("2006-01-02 15:04:05-07:00"), zone: loadZone("UTC") };
+ * const store = openStore(":memory:", { lockTimeoutMs: 0, times });
+ * beginRun(store);
+
+ * import { emptyMetrics } from "../track/metrics.ts";
+ * writeRun(store, {
+ *   accounts: [{ user: "bob", host: "%", serverHost: "vm", logins: 1, lastLogin: 0, failed: 0 }],
+ *   proxies: [], pending: [], checkpoints: [], losses: [],
+ *   metrics: { ...emptyMetrics(0), logins: 1 },
+ * });
+ * ```
+ */
+export function writeRun(store: Store, outcome: RunOutcome): void {
+  const { db, path, times } = store;
+  const nowMs = outcome.metrics.finishedMs;
+  guard(path, () => {
+    const setLastSeen = lastSeenWriter(db, times);
+    writeActivity(db, setLastSeen, outcome.accounts);
+    writeProxies(db, outcome.proxies);
+    replacePending(db, outcome.pending);
+    writeCheckpoints(db, outcome.checkpoints, nowMs);
+    writeLosses(db, outcome.losses, nowMs);
+    if (outcome.watermarkMs !== undefined) {
+      const { user, host } = WATERMARK_ACCOUNT;
+      setLastSeen(user, host, outcome.watermarkMs, false);
+    }
+    writeMetrics(db, outcome.metrics);
+  });
+}

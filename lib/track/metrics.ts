@@ -1,0 +1,98 @@
+/**
+ * A run's figures: one record, built once at the end of the run and handed to
+ * every consumer (the `run finished` log line, the `runs` row; a `--json`
+ * summary or a metrics file would take the same record).
+ *
+ * @module
+ */
+
+import type { Attrs } from "../log.ts";
+
+/** What one run did. Times are epoch milliseconds. */
+export interface RunMetrics {
+  startedMs: number;
+  finishedMs: number;
+  /** Audit files with new bytes read. */
+  filesRead: number;
+  /** Bytes of content read (decompressed for gzip). */
+  bytesRead: number;
+  logins: number;
+  failed: number;
+  /** Candidate lines that are no audit event, and events with a timestamp not in the layout. */
+  malformed: number;
+  /** Lines skipped for being longer than the line limit. */
+  longLines: number;
+  /** Lines naming nobody that are no successful change-user. */
+  emptyUser: number;
+  /** Change-users whose account a later line named. */
+  changeUsersResolved: number;
+  /** Change-users dropped: the server restarted, or a second one came first. */
+  changeUsersDropped: number;
+  /** Change-users still waiting for a line that names their account. */
+  changeUsersPending: number;
+  /** Lines the scanner looked at: connection events and lines of watched connections. */
+  candidates: number;
+  /** Ranges scanned again on the main thread: a change-user was pending that their Worker missed. */
+  rescans: number;
+  /** Files removed before they were read to the end. */
+  losses: number;
+  /** Files that could not be read. */
+  errors: number;
+}
+
+/**
+ * The metrics of a run that did nothing yet.
+ *
+ * @example
+ * ```ts
+ * emptyMetrics(0).logins; // 0
+ * ```
+ */
+export function emptyMetrics(startedMs: number): RunMetrics {
+  return {
+    startedMs,
+    finishedMs: startedMs,
+    filesRead: 0,
+    bytesRead: 0,
+    logins: 0,
+    failed: 0,
+    malformed: 0,
+    longLines: 0,
+    emptyUser: 0,
+    changeUsersResolved: 0,
+    changeUsersDropped: 0,
+    changeUsersPending: 0,
+    candidates: 0,
+    rescans: 0,
+    losses: 0,
+    errors: 0,
+  };
+}
+
+/**
+ * The attributes of the `run finished` log line.
+ *
+ * @example
+ * ```ts
+ * metricsAttrs({ ...emptyMetrics(0), finishedMs: 12 }).ms; // 12
+ * ```
+ */
+export function metricsAttrs(m: RunMetrics): Attrs {
+  return {
+    files: m.filesRead,
+    bytes: m.bytesRead,
+    logins: m.logins,
+    failed: m.failed,
+    change_users_pending: m.changeUsersPending,
+    malformed: m.malformed,
+    long_lines: m.longLines,
+    empty_user: m.emptyUser,
+    change_users_resolved: m.changeUsersResolved,
+    change_users_dropped: m.changeUsersDropped,
+    candidates: m.candidates,
+    rescans: m.rescans,
+    losses: m.losses,
+    errors: m.errors,
+    ms: m.finishedMs - m.startedMs,
+  };
+}
