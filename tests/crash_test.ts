@@ -6,7 +6,7 @@
 
 import { deepStrictEqual as assertEquals, ok as assert } from "node:assert";
 import { join } from "node:path";
-import { ROOT, sqlite3, withTempDir, writeConfig } from "./helpers.ts";
+import { prng, ROOT, sqlite3, withTempDir, writeConfig } from "./helpers.ts";
 import { referenceCount } from "./reference.ts";
 
 const KILLS = 60;
@@ -21,8 +21,7 @@ Deno.test({
       const log = join(dir, "logs", "server_audit.log");
       const config = await writeConfig(dir, { AuditLogPath: join(dir, "logs") });
       const db = join(dir, "audit.sqlite");
-      let seed = 1234;
-      const random = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+      const random = prng(1234);
       let written = "";
       let conn = 0;
       const append = async (n: number) => {

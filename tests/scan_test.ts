@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { applyRecord, createTally } from "../lib/track/aggregate.ts";
 import { parseRecord, stripPort } from "../lib/format/record.ts";
 import { scanBlock, type ScanStats } from "../lib/format/scan.ts";
-import { FILES_10_11, FILES_FULL, FIXTURES } from "./helpers.ts";
+import { FILES_10_11, FILES_FULL, FIXTURES, prng } from "./helpers.ts";
 import { referenceCount } from "./reference.ts";
 
 function binary(text: string): string {
@@ -141,8 +141,7 @@ Deno.test("scanBlock() finds exactly what the reference parser counts, on both r
 Deno.test("scanBlock() gives the same counts at random block boundaries (change-user across blocks)", () => {
   const text = fixtureText("mariadb-10.11-full", FILES_FULL);
   const expected = referenceCounts(text);
-  let seed = 42;
-  const random = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+  const random = prng(42);
   for (let round = 0; round < 200; round++) {
     const cuts = Array.from(
       { length: 1 + Math.floor(random() * 20) },
@@ -170,8 +169,7 @@ Deno.test("scanBlock() never reports an event the reference would not, on mutate
     ":",
     "",
   ];
-  let seed = 7;
-  const random = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+  const random = prng(7);
   const pick = <T>(xs: T[]) => xs[Math.floor(random() * xs.length)];
   let equal = 0;
   for (let round = 0; round < 300; round++) {
