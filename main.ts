@@ -1,6 +1,8 @@
 /**
  * `conntracker`: records, from MariaDB's `server_audit` log, the last time each
- * account connected. This file is the command line only.
+ * account connected. This file is the command line only: it parses the
+ * arguments, hands them to `lib/track` (`run`) or `lib/report` (`report`),
+ * and maps error classes to exit codes through one table.
  *
  * Commands: `run` (the default) and `report`.
  *
@@ -14,14 +16,17 @@
 import { Command, CommanderError } from "commander";
 import denoJson from "./deno.json" with { type: "json" };
 import { ConfigError, configPath, loadConfig } from "./lib/config.ts";
-import { DiscoveryError } from "./lib/input/discover.ts";
+import { DiscoveryError } from "./lib/input/mod.ts";
 import { type Attrs, createLogger, formatRecord } from "./lib/log.ts";
-import { AccountListError } from "./lib/report/accounts.ts";
-import { report, type ReportOptions } from "./lib/report/command.ts";
-import { DurationError } from "./lib/report/duration.ts";
-import { ServerError } from "./lib/report/server.ts";
-import { LockedError, StoreError } from "./lib/store/database.ts";
-import { runTracking } from "./lib/track/run.ts";
+import {
+  AccountListError,
+  DurationError,
+  report,
+  type ReportOptions,
+  ServerError,
+} from "./lib/report/mod.ts";
+import { LockedError, StoreError } from "./lib/store/mod.ts";
+import { runTracking } from "./lib/track/mod.ts";
 import { UsageError } from "./lib/usage.ts";
 
 /** The exit codes, as documented in the README. */

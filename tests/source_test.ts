@@ -19,7 +19,7 @@ function expectedLines(text: string, from: number, maxLine: number) {
 async function readAll(path: string, gzip: boolean, from: number, maxLine: number) {
   const kept: string[] = [];
   let lastEnd = from;
-  const result = await readBlocks(path, gzip, from, (block, end) => {
+  const result = await readBlocks({ path, gzip, from }, (block, end) => {
     if (!block.endsWith("\n") || end <= lastEnd) throw new Error(`bad block ending at ${end}`);
     lastEnd = end;
     kept.push(...block.split("\n").slice(0, -1));

@@ -28,36 +28,41 @@ export interface ReadResult {
   longLines: number;
 }
 
-/** Where {@link readBlocks} stops, and the longest line it keeps. */
+/** Lines of a file that start at or after `from` and before `to` (or the end). */
+export interface Range {
+  path: string;
+  gzip: boolean;
+  /** A line start; for gzip, in the decompressed stream. */
+  from: number;
+  /** A line start (plain files only); absent for the last range of a file, which reads to its end. */
+  to?: number;
+}
+
+/** The longest line {@link readBlocks} keeps. */
 export interface ReadLimits {
-  /** A line start to stop at (plain files only); the default reads to the end. */
-  end?: number;
   /** Longer lines are skipped and counted; {@link MAX_LINE_BYTES} by default. */
   maxLine?: number;
 }
 
 /**
- * Streams the complete lines of a file from `offset` on, in blocks (binary
+ * Streams the complete lines of a range of a file, in blocks (binary
  * strings of whole lines). `onBlock` gets each block and the offset after
- * it; a partial last line is left for a later run. For gzip, `offset` counts
- * decompressed bytes.
+ * it; a partial last line is left for a later run.
  *
  * @example
  * ```ts
- * await readBlocks("/var/lib/mysql/server_audit.log", false, 0, (block, end) => {
- *   console.log(block.length, end);
- * });
+ * const range = { path: "/var/lib/mysql/server_audit.log", gzip: false, from: 0 };
+ * await readBlocks(range, (block, end) => console.log(block.length, end));
  * ```
  * @throws {SourceError} when the file cannot be opened or read; blocks
  * handed to `onBlock` before the failure stand.
  */
 export async function readBlocks(
-  path: string,
-  gzip: boolean,
-  offset: number,
+  range: Range,
   onBlock: (block: string, end: number) => void,
-  { end, maxLine = MAX_LINE_BYTES }: ReadLimits = {},
+  { maxLine = MAX_LINE_BYTES }: ReadLimits = {},
 ): Promise<ReadResult> {
+  const { path, gzip, from: offset, to: end } = range;
   const file = await openFile(path);
   const result: ReadResult = { offset, bytesRead: 0, longLines: 0 };
   // The partial line after the last newline; `skipping` while it is too long to keep.

@@ -225,17 +225,20 @@ function writeMetrics(db: DatabaseSync, m: RunMetrics): void {
  * import { compileLayout } from "../time/layout.ts";
  * import { loadZone } from "../time/zone.ts";
  * import { openStore } from "./database.ts";
- * import { beginRun } from "./schema.ts";
+ * import { beginRun, commitRun } from "./schema.ts";
  * const times = { layout: compileLayout("2006-01-02 15:04:05-07:00"), zone: loadZone("UTC") };
  * const store = openStore(":memory:", { lockTimeoutMs: 0, times });
  * beginRun(store);
-
- * import { emptyMetrics } from "../track/metrics.ts";
+ * const metrics = {
+ *   startedMs: 0, finishedMs: 0, filesRead: 0, bytesRead: 0, logins: 1, failed: 0, malformed: 0,
+ *   longLines: 0, emptyUser: 0, changeUsersResolved: 0, changeUsersDropped: 0,
+ *   changeUsersPending: 0, candidates: 1, rescans: 0, losses: 0, errors: 0,
+ * };
  * writeRun(store, {
  *   accounts: [{ user: "bob", host: "%", serverHost: "vm", logins: 1, lastLogin: 0, failed: 0 }],
- *   proxies: [], pending: [], checkpoints: [], losses: [],
- *   metrics: { ...emptyMetrics(0), logins: 1 },
+ *   proxies: [], pending: [], checkpoints: [], losses: [], metrics,
  * });
+ * commitRun(store);
  * ```
  */
 export function writeRun(store: Store, outcome: RunOutcome): void {

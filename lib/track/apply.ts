@@ -17,7 +17,8 @@ import { clockInstant, createLogClock, type LogClock } from "../time/clock.ts";
 import type { Zone } from "../time/zone.ts";
 import { applyRecord, pendingKey, type Tally } from "./aggregate.ts";
 import type { FileRead } from "./checkpoints.ts";
-import { type Range, type RangeResult, type RangeTask, scanRange } from "./parallel.ts";
+import type { Range } from "../input/source.ts";
+import { type RangeResult, type RangeTask, scanRange } from "./parallel.ts";
 
 /** The reading in progress: what the ranges of a run, applied in order, add up to. */
 export interface Reading {

@@ -13,7 +13,7 @@ import type { Candidate } from "../input/discover.ts";
 import { fingerprint, readHead } from "../input/head.ts";
 import type { Logger } from "../log.ts";
 import type { LogClock } from "../time/clock.ts";
-import type { Range } from "./parallel.ts";
+import type { Range } from "../input/source.ts";
 
 /** How far one audit file has been read. */
 export interface Checkpoint {

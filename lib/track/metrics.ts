@@ -41,40 +41,16 @@ export interface RunMetrics {
 }
 
 /**
- * The metrics of a run that did nothing yet.
- *
- * @example
- * ```ts
- * emptyMetrics(0).logins; // 0
- * ```
- */
-export function emptyMetrics(startedMs: number): RunMetrics {
-  return {
-    startedMs,
-    finishedMs: startedMs,
-    filesRead: 0,
-    bytesRead: 0,
-    logins: 0,
-    failed: 0,
-    malformed: 0,
-    longLines: 0,
-    emptyUser: 0,
-    changeUsersResolved: 0,
-    changeUsersDropped: 0,
-    changeUsersPending: 0,
-    candidates: 0,
-    rescans: 0,
-    losses: 0,
-    errors: 0,
-  };
-}
-
-/**
  * The attributes of the `run finished` log line.
  *
  * @example
  * ```ts
- * metricsAttrs({ ...emptyMetrics(0), finishedMs: 12 }).ms; // 12
+ * import { loadConfig } from "../config.ts";
+ * import { createLogger } from "../log.ts";
+ * import { runTracking } from "./run.ts";
+ * const config = await loadConfig("/etc/conntracker/conntracker.ini");
+ * const { metrics } = await runTracking({ config, log: createLogger("WARN") });
+ * metricsAttrs(metrics).logins === metrics.logins; // true
  * ```
  */
 export function metricsAttrs(m: RunMetrics): Attrs {

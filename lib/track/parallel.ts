@@ -16,16 +16,7 @@ import type { LineFormat } from "../format/line.ts";
 import type { AuditRecord } from "../format/record.ts";
 import { scanBlock, type ScanStats } from "../format/scan.ts";
 import { type FileProblem, SourceError } from "../input/file.ts";
-import { readBlocks, type ReadResult } from "../input/source.ts";
-
-/** Lines of a file that start at or after `from` and before `to` (or the end). */
-export interface Range {
-  path: string;
-  gzip: boolean;
-  from: number;
-  /** A line start; absent for the last range of a file, which reads to its end. */
-  to?: number;
-}
+import { type Range, readBlocks, type ReadResult } from "../input/source.ts";
 
 /** A range to scan, with the change-users pending when it was sent: `[serverHost, connectionId]`. */
 export interface RangeTask {
@@ -84,10 +75,10 @@ export interface ScanRangeOptions {
 export function scanRange(range: Range, options: ScanRangeOptions): Promise<ReadResult> {
   const { watched, visit, stats, onBlock } = options;
   const commas = options.format.timestampCommas;
-  return readBlocks(range.path, range.gzip, range.from, (block, end) => {
+  return readBlocks(range, (block, end) => {
     scanBlock(block, commas, watched, visit, stats);
     onBlock(end);
-  }, { end: range.to });
+  });
 }
 
 /**

@@ -8,17 +8,11 @@
  */
 
 import type { Candidate } from "../input/discover.ts";
-import { cutRanges } from "../input/source.ts";
+import { cutRanges, type Range } from "../input/source.ts";
 import { applyRange, type Reading } from "./apply.ts";
 import { checkIn, type CheckpointBook, type FileRead } from "./checkpoints.ts";
 import { type Failures, recordFailure } from "./failures.ts";
-import {
-  createScanPool,
-  type Range,
-  type RangeResult,
-  type RangeTask,
-  type ScanPool,
-} from "./parallel.ts";
+import { createScanPool, type RangeResult, type RangeTask, type ScanPool } from "./parallel.ts";
 
 /** When a run scans in Workers; tests set small values to force it. */
 export interface ScanTuning {

@@ -1,0 +1,31 @@
+/**
+ * Track: one run, from files to what it writes.
+ *
+ * - `run.ts`: the run, step by step, in one transaction;
+ * - `checkpoints.ts`: which files to read, from where (the checkpoint book);
+ * - `schedule.ts`: reading files in order, with Workers when it pays;
+ * - `parallel.ts`, `scan_worker.ts`: scanning ranges apart, in Workers;
+ * - `apply.ts`: applying ranges to the tally in log order, through each
+ *   file's log clock;
+ * - `aggregate.ts`: records to per-account activity (the change-user rules);
+ * - `losses.ts`: reading what older files still hold, and reporting what is gone;
+ * - `watermark.ts`: the old tool's watermark row;
+ * - `failures.ts`: files that could not be read;
+ * - `metrics.ts`: the run's one metrics record, for every consumer.
+ *
+ * A new consumer of a run's figures (`--json`, a metrics file) takes
+ * {@link RunMetrics} from the {@link RunSummary}.
+ *
+ * @module
+ */
+
+export * from "./aggregate.ts";
+export * from "./apply.ts";
+export * from "./checkpoints.ts";
+export * from "./failures.ts";
+export * from "./losses.ts";
+export * from "./metrics.ts";
+export * from "./parallel.ts";
+export * from "./run.ts";
+export * from "./schedule.ts";
+export * from "./watermark.ts";
