@@ -24,18 +24,17 @@ function scanCounts(text: string, cuts: number[] = []) {
   for (const cut of [...cuts, bytes.length]) {
     const end = cut === bytes.length ? cut : bytes.lastIndexOf("\n", cut - 1) + 1;
     if (end <= start) continue;
-    scanBlock(
-      bytes.slice(start, end),
-      0,
-      tally.watched,
-      (r) =>
+    scanBlock(bytes.slice(start, end), {
+      timestampCommas: 0,
+      watched: tally.watched,
+      visit: (r) =>
         applyRecord(
           tally,
           r,
           (ts) => Date.parse(ts.replace(/^(\d{4})(\d\d)(\d\d) /, "$1-$2-$3T") + "Z"),
         ),
       stats,
-    );
+    });
     start = end;
   }
   const out = new Map<string, { logins: number; failed: number }>();
@@ -202,10 +201,7 @@ Deno.test("scanBlock() counts malformed candidate lines and goes on; text withou
   const seen: string[] = [];
   scanBlock(
     "garbage,CONNECT,x\nbad,1,0,CONNECT,x\n20261124 23:52:28,vm,bob,h,8,0,CONNECT,,,0\n",
-    0,
-    new Set(),
-    (r) => seen.push(r.user),
-    stats,
+    { timestampCommas: 0, watched: new Set(), visit: (r) => seen.push(r.user), stats },
   );
   assertEquals(seen, ["bob"]);
   assertEquals(stats, { candidates: 2, malformed: 1 });

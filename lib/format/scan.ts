@@ -90,6 +90,18 @@ function nextOperation(
 }
 
 /**
+/** What {@link scanBlock} looks for and whom it tells: made once per range, not per block. */
+export interface BlockScan {
+  /** How many commas a timestamp contains (see `LineFormat`). */
+  timestampCommas: number;
+  /** Connection ids whose every line is wanted; `visit` may change it. */
+  watched: ReadonlySet<string>;
+  /** Called in log order with each line that matters, parsed, and the line. */
+  visit: (record: AuditRecord, line: string) => void;
+  stats: ScanStats;
+}
+
+/**
  * Scans a block of complete lines (a binary string) and calls `visit` in log
  * order, with the parsed record and its line, for every connection event (`CONNECT`, `FAILED_CONNECT`,
  * `CHANGEUSER`, `PROXY_CONNECT`) and every line whose connection id is in
@@ -98,18 +110,17 @@ function nextOperation(
  * @example
  * ```ts
  * const seen: string[] = [];
- * scanBlock("t,vm,a,h,1,5,QUERY,,'x,CONNECT,y',0\nt,vm,a,h,2,0,CONNECT,,,0\n", 0, new Set(),
- *   (r) => seen.push(r.operation), { candidates: 0, malformed: 0 });
+ * scanBlock("t,vm,a,h,1,5,QUERY,,'x,CONNECT,y',0\nt,vm,a,h,2,0,CONNECT,,,0\n", {
+ *   timestampCommas: 0,
+ *   watched: new Set(),
+ *   visit: (r) => seen.push(r.operation),
+ *   stats: { candidates: 0, malformed: 0 },
+ * });
  * seen; // ["CONNECT"]
  * ```
  */
-export function scanBlock(
-  block: string,
-  timestampCommas: number,
-  watched: ReadonlySet<string>,
-  visit: (record: AuditRecord, line: string) => void,
-  stats: ScanStats,
-): void {
+export function scanBlock(block: string, scan: BlockScan): void {
+  const { timestampCommas, watched, visit, stats } = scan;
   let nextConnect = nextOperation(block, "CONNECT", 0, isConnectOperation);
   let nextChange = nextOperation(block, "CHANGE", 0, isChangeOperation);
   const nextWatched = new Map<string, number>();

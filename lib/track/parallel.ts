@@ -14,7 +14,7 @@
 import { pendingKey, settlesPending, startsPending } from "./aggregate.ts";
 import type { LineFormat } from "../format/line.ts";
 import type { AuditRecord } from "../format/record.ts";
-import { scanBlock, type ScanStats } from "../format/scan.ts";
+import { type BlockScan, scanBlock, type ScanStats } from "../format/scan.ts";
 import { type FileProblem, SourceError } from "../input/file.ts";
 import { type Range, readBlocks, type ReadResult } from "../input/source.ts";
 
@@ -43,13 +43,8 @@ export interface RangeResult {
 }
 
 /** What {@link scanRange} looks for, and whom it tells. */
-export interface ScanRangeOptions {
+export interface ScanRangeOptions extends Omit<BlockScan, "timestampCommas"> {
   format: LineFormat;
-  /** Connection ids whose every line is wanted; `visit` may change it. */
-  watched: ReadonlySet<string>;
-  /** Called with every connection event and every line of a watched connection. */
-  visit: (record: AuditRecord, line: string) => void;
-  stats: ScanStats;
   /** Called with the offset after each block. */
   onBlock: (end: number) => void;
 }
@@ -74,9 +69,9 @@ export interface ScanRangeOptions {
  */
 export function scanRange(range: Range, options: ScanRangeOptions): Promise<ReadResult> {
   const { watched, visit, stats, onBlock } = options;
-  const commas = options.format.timestampCommas;
+  const scan = { timestampCommas: options.format.timestampCommas, watched, visit, stats };
   return readBlocks(range, (block, end) => {
-    scanBlock(block, commas, watched, visit, stats);
+    scanBlock(block, scan);
     onBlock(end);
   });
 }
