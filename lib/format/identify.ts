@@ -5,11 +5,9 @@
  * @module
  */
 
-import type { Head } from "../input/head.ts";
-import { firstLine } from "../input/head.ts";
+import { firstLine, type Head } from "../input/head.ts";
 import { parseWall } from "../time/layout.ts";
 import type { LineFormat } from "./line.ts";
-
 import { decodeBinary, parseRecord } from "./record.ts";
 
 /**

@@ -1,6 +1,6 @@
 /**
  * One audit line: its fields, parsed. The timestamp's own commas come from the
- * {@link LineFormat}; the operations that make a line a connection event from
+ * `LineFormat` (`line.ts`); the operations that make a line a connection event from
  * `operations.ts`.
  *
  * @module

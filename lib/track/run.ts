@@ -85,9 +85,8 @@ function buildMetrics(parts: {
  * const summary = await runTracking({ config, log: createLogger(config.logLevel) });
  * summary.metrics.logins;
  * ```
- * @throws {import("../input/discover.ts").DiscoveryError} when `AuditLogPath` cannot be read,
- * and {@link import("../store/database.ts").StoreError} when the database cannot be used; the
- * database is then left as it was.
+ * @throws {DiscoveryError} when `AuditLogPath` cannot be read, and {StoreError} when the
+ * database cannot be used (both from their stages); the database is then left as it was.
  */
 export async function runTracking(options: RunOptions): Promise<RunSummary> {
   const { config, log, tuning = TUNING, now = Date.now } = options;
