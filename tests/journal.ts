@@ -194,7 +194,6 @@ RateLimitBurst=0
 export async function withJournald(fn: (journald: Journald) => Promise<void>): Promise<void> {
   if (!HAVE_JOURNALD) throw new Error("systemd-journald not found: install systemd");
   const dir = await Deno.makeTempDir({ prefix: "conntracker-journald-" });
-  await Deno.chmod(dir, 0o755);
   const sockets = join(dir, "sockets");
   const directory = join(dir, "journal");
   const conf = join(dir, "journald.conf");

@@ -145,8 +145,6 @@ export async function withRsyslog(
 ): Promise<void> {
   if (!HAVE_RSYSLOG) throw new Error("rsyslogd not found: install rsyslog");
   const dir = await Deno.makeTempDir({ prefix: "conntracker-rsyslog-" });
-  // The server (the `mysql` user) reaches the socket through a bind mount, not this path.
-  await Deno.chmod(dir, 0o755);
   const socket = join(dir, "log.sock");
   const pidFile = join(dir, "rsyslogd.pid");
   const files: Rsyslog["files"] = {};
@@ -300,11 +298,12 @@ export async function logrotate(
  * mount namespace where `/dev/log` is `socket`, so that its `syslog()` calls
  * reach the test's daemon. `/dev` there is an overlay of the host's `/dev` with
  * its upper layer in `dir` (the host's `/dev` is never written); `/dev/pts`
- * and `/dev/shm` are not mounted in it. Needs root.
+ * and `/dev/shm` are not mounted in it. The socket's own folder need not be
+ * open to the command's user. Needs root.
  *
  * @example
  * ```ts
- * const wrap = await devLogWrap(r.socket, server_dir);
+ * const wrap = await devLogWrap(r.socket, "/tmp/x");
  * await withMariaDb({ events: "CONNECT", outputType: "syslog", wrap }, async (server) => {});
  * ```
  */
