@@ -192,7 +192,9 @@ RateLimitBurst=0
  * ```
  */
 export async function withJournald(fn: (journald: Journald) => Promise<void>): Promise<void> {
-  if (!HAVE_JOURNALD) throw new Error("systemd-journald not found: install systemd");
+  if (!HAVE_JOURNALD) {
+    throw new Error("systemd-journald cannot run here: it needs systemd, /etc/machine-id, unshare");
+  }
   const dir = await Deno.makeTempDir({ prefix: "conntracker-journald-" });
   const sockets = join(dir, "sockets");
   const directory = join(dir, "journal");
