@@ -58,6 +58,28 @@ export interface AuditOptions {
   events: string;
   rotateSize?: number;
   rotations?: number;
+  /** `server_audit_query_log_limit` (the server's default: 1024). */
+  queryLogLimit?: number;
+  /** `server_audit_output_type` (default `file`). */
+  outputType?: "file" | "syslog";
+  /** `server_audit_syslog_ident` (the server's default: `mysql-server_auditing`). */
+  syslogIdent?: string;
+}
+
+/** How to run the server: the audit plugin's options, and the server's own. */
+export interface ServerOptions extends AuditOptions {
+  /**
+   * Whether the server resolves client addresses to names (Debian's default);
+   * `false` (the default here) runs it with `--skip-name-resolve`.
+   */
+  nameResolve?: boolean;
+  /** More `mariadbd` arguments, after the ones set here. */
+  args?: string[];
+  /**
+   * A command to run `mariadbd` under, e.g. `["unshare", "-m", "sh", "-c", SCRIPT]`
+   * where SCRIPT ends with `exec "$0" "$@"`: the server's path and arguments follow it.
+   */
+  wrap?: string[];
 }
 
 function freePort(): number {
@@ -90,9 +112,13 @@ export async function client(args: string[], input?: string): Promise<ClientResu
     stderr: "piped",
   }).spawn();
   if (input !== undefined) {
+    // A client refused at login exits without reading its input: its exit code tells.
     const writer = child.stdin.getWriter();
-    await writer.write(new TextEncoder().encode(input));
-    await writer.close();
+    await writer.write(new TextEncoder().encode(input)).then(() => writer.close()).catch(
+      (e) => {
+        if (!(e instanceof Deno.errors.BrokenPipe)) throw e;
+      },
+    );
   }
   const out = await child.output();
   const decode = (b: Uint8Array) => new TextDecoder().decode(b);
@@ -191,6 +217,9 @@ async function loginFrom2(
   }
 }
 
+/** The user the server runs as (Debian's `mariadb-server` creates it). */
+const SERVER_USER = "mysql";
+
 async function run(cmd: string, args: string[], env: Record<string, string> = {}): Promise<void> {
   const out = await new Deno.Command(cmd, { args, env, stdout: "piped", stderr: "piped" }).output();
   if (out.code !== 0) {
@@ -199,8 +228,8 @@ async function run(cmd: string, args: string[], env: Record<string, string> = {}
 }
 
 /**
- * Starts a server, runs `fn` with it, and always shuts it down and removes
- * its files.
+ * Starts a server as the `mysql` user, runs `fn` with it, and always shuts it
+ * down (by its PID) and removes its files.
  *
  * @example
  * ```ts
@@ -210,7 +239,7 @@ async function run(cmd: string, args: string[], env: Record<string, string> = {}
  * ```
  */
 export async function withMariaDb(
-  audit: AuditOptions,
+  options: ServerOptions,
   fn: (server: MariaDb) => Promise<void>,
 ): Promise<void> {
   if (!MARIADBD) throw new Error("mariadbd not found: install mariadb-server");
@@ -219,37 +248,35 @@ export async function withMariaDb(
   const auditDir = join(dir, "audit");
   await Deno.mkdir(data);
   await Deno.mkdir(auditDir);
+  const { uid, gid } = mysqlIds();
+  for (const d of [dir, data, auditDir]) await Deno.chown(d, uid, gid);
   const port = freePort();
   const socket = join(dir, "sock");
+  const pidFile = join(dir, "pid");
   let child: Deno.ChildProcess | undefined;
   try {
     await run("mariadb-install-db", [
       "--no-defaults",
-      "--user=root",
+      `--user=${SERVER_USER}`,
       `--datadir=${data}`,
       "--auth-root-authentication-method=normal",
       "--skip-test-db",
     ]);
     const auditLog = join(auditDir, "server_audit.log");
-    child = new Deno.Command(MARIADBD, {
-      args: [
-        "--no-defaults",
-        "--user=root",
-        `--datadir=${data}`,
-        `--socket=${socket}`,
-        `--port=${port}`,
-        "--bind-address=127.0.0.1",
-        "--skip-name-resolve",
-        `--pid-file=${join(dir, "pid")}`,
-        `--log-error=${join(dir, "err.log")}`,
-        "--innodb-buffer-pool-size=16M",
-        "--plugin-load-add=server_audit",
-        "--server_audit_logging=ON",
-        `--server_audit_events=${audit.events}`,
-        `--server_audit_file_path=${auditLog}`,
-        `--server_audit_file_rotate_size=${audit.rotateSize ?? 1_000_000}`,
-        `--server_audit_file_rotations=${audit.rotations ?? 9}`,
-      ],
+    const command = [
+      ...(options.wrap ?? []),
+      MARIADBD,
+      ...serverArgs(options, {
+        data,
+        socket,
+        port,
+        pidFile,
+        errorLog: join(dir, "err.log"),
+        auditLog,
+      }),
+    ];
+    child = new Deno.Command(command[0], {
+      args: command.slice(1),
       env: { TZ: SERVER_TZ },
       stdout: "null",
       stderr: "null",
@@ -267,13 +294,78 @@ export async function withMariaDb(
     await fn({ dir, socket, port, auditLog, version });
   } finally {
     if (child) {
-      try {
-        child.kill("SIGTERM");
-      } catch {
-        // Already gone.
+      // Under `wrap` the server may not be the child itself: stop it by its own PID too.
+      const pid = Number(await Deno.readTextFile(pidFile).catch(() => ""));
+      for (const p of new Set([pid, child.pid])) {
+        if (p > 0) {
+          try {
+            Deno.kill(p, "SIGTERM");
+          } catch {
+            // Already gone.
+          }
+        }
       }
       await child.status;
+      for (let i = 0; i < 200 && pid > 0 && pid !== child.pid && alive(pid); i++) {
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
     }
     await Deno.remove(dir, { recursive: true });
+  }
+}
+
+/** Where the server keeps its files. */
+interface ServerPaths {
+  data: string;
+  socket: string;
+  port: number;
+  pidFile: string;
+  errorLog: string;
+  auditLog: string;
+}
+
+function serverArgs(options: ServerOptions, paths: ServerPaths): string[] {
+  const optional: [string, string | number | undefined][] = [
+    ["server_audit_query_log_limit", options.queryLogLimit],
+    ["server_audit_output_type", options.outputType],
+    ["server_audit_syslog_ident", options.syslogIdent],
+  ];
+  return [
+    "--no-defaults",
+    `--user=${SERVER_USER}`,
+    `--datadir=${paths.data}`,
+    `--socket=${paths.socket}`,
+    `--port=${paths.port}`,
+    "--bind-address=127.0.0.1",
+    ...(options.nameResolve ? [] : ["--skip-name-resolve"]),
+    `--pid-file=${paths.pidFile}`,
+    `--log-error=${paths.errorLog}`,
+    "--innodb-buffer-pool-size=16M",
+    "--plugin-load-add=server_audit",
+    "--server_audit_logging=ON",
+    `--server_audit_events=${options.events}`,
+    `--server_audit_file_path=${paths.auditLog}`,
+    `--server_audit_file_rotate_size=${options.rotateSize ?? 1_000_000}`,
+    `--server_audit_file_rotations=${options.rotations ?? 9}`,
+    ...optional.filter(([, v]) => v !== undefined).map(([k, v]) => `--${k}=${v}`),
+    ...(options.args ?? []),
+  ];
+}
+
+/** The `mysql` user's uid and gid, from /etc/passwd. */
+function mysqlIds(): { uid: number; gid: number } {
+  const line = Deno.readTextFileSync("/etc/passwd").split("\n")
+    .find((l) => l.startsWith(`${SERVER_USER}:`));
+  if (!line) throw new Error(`no user "${SERVER_USER}": install mariadb-server`);
+  const [, , uid, gid] = line.split(":");
+  return { uid: Number(uid), gid: Number(gid) };
+}
+
+/** Whether a process runs (a zombie does not). */
+function alive(pid: number): boolean {
+  try {
+    return !/^\S+ \(.*\) Z/.test(Deno.readTextFileSync(`/proc/${pid}/stat`));
+  } catch {
+    return false;
   }
 }
