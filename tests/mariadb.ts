@@ -246,10 +246,11 @@ export async function withMariaDb(
   const dir = await Deno.makeTempDir({ prefix: "conntracker-mariadb-" });
   const data = join(dir, "data");
   const auditDir = join(dir, "audit");
-  await Deno.mkdir(data);
-  await Deno.mkdir(auditDir);
+  // Its own tmpdir: servers installed at once in the shared /tmp collide on their temp tables.
+  const tmp = join(dir, "tmp");
+  for (const d of [data, auditDir, tmp]) await Deno.mkdir(d);
   const { uid, gid } = mysqlIds();
-  for (const d of [dir, data, auditDir]) await Deno.chown(d, uid, gid);
+  for (const d of [dir, data, auditDir, tmp]) await Deno.chown(d, uid, gid);
   const port = freePort();
   const socket = join(dir, "sock");
   const pidFile = join(dir, "pid");
@@ -259,6 +260,7 @@ export async function withMariaDb(
       "--no-defaults",
       `--user=${SERVER_USER}`,
       `--datadir=${data}`,
+      `--tmpdir=${tmp}`,
       "--auth-root-authentication-method=normal",
       "--skip-test-db",
     ]);
@@ -268,6 +270,7 @@ export async function withMariaDb(
       MARIADBD,
       ...serverArgs(options, {
         data,
+        tmp,
         socket,
         port,
         pidFile,
@@ -317,6 +320,7 @@ export async function withMariaDb(
 /** Where the server keeps its files. */
 interface ServerPaths {
   data: string;
+  tmp: string;
   socket: string;
   port: number;
   pidFile: string;
@@ -334,6 +338,7 @@ function serverArgs(options: ServerOptions, paths: ServerPaths): string[] {
     "--no-defaults",
     `--user=${SERVER_USER}`,
     `--datadir=${paths.data}`,
+    `--tmpdir=${paths.tmp}`,
     `--socket=${paths.socket}`,
     `--port=${paths.port}`,
     "--bind-address=127.0.0.1",
