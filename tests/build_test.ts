@@ -153,52 +153,79 @@ async function workerModules(): Promise<string[]> {
   return out;
 }
 
-/** The files `deno compile` must embed for `roots`: local modules and whole npm packages. */
-async function graphFiles(roots: string[]): Promise<string[]> {
+const NPM_DIR = ".deno_compile_node_modules/localhost/";
+
+/** The npm packages (`name/version`) that embedded files belong to. */
+function embeddedPackages(files: Set<string>): string[] {
+  const packages = new Set<string>();
+  for (const f of files) {
+    if (!f.startsWith(NPM_DIR)) continue;
+    const parts = f.slice(NPM_DIR.length).split("/");
+    packages.add(parts.slice(0, parts[0].startsWith("@") ? 3 : 2).join("/"));
+  }
+  return [...packages].sort();
+}
+
+/**
+ * What `deno compile` must embed for `roots`: the local modules, and the npm packages they
+ * import (with their dependencies) as `name/version`, each with every file of the package.
+ */
+async function moduleGraph(roots: string[]): Promise<{ files: string[]; packages: string[] }> {
   const files = new Set<string>();
+  const packages = new Set<string>();
   for (const root of roots) {
     const r = await run(Deno.execPath(), ["info", "--json", root]);
     assertEquals(r.code, 0, r.stderr);
     const info = JSON.parse(r.stdout);
-    const packages = new Set<string>();
-    const addPackage = (id: string) => {
-      if (packages.has(id)) return;
-      packages.add(id);
-      for (const dep of info.npmPackages[id].dependencies) addPackage(dep);
+    const reached = new Set<string>();
+    const reach = (id: string) => {
+      if (reached.has(id)) return;
+      reached.add(id);
+      for (const dep of info.npmPackages[id].dependencies) reach(dep);
     };
     for (const m of info.modules) {
       if (m.specifier.startsWith("file:")) files.add(relative(ROOT, fileURLToPath(m.specifier)));
-      if (m.kind === "npm") addPackage(m.npmPackage);
+      if (m.kind === "npm") reach(m.npmPackage);
     }
-    for (const id of packages) {
+    for (const id of reached) {
       const { name, version, localPath } = info.npmPackages[id];
+      packages.add(`${name}/${version}`);
       const walk = async (dir: string) => {
         for await (const e of Deno.readDir(dir)) {
-          if (e.isDirectory) await walk(join(dir, e.name));
-          else if (e.isFile) {
-            files.add(
-              `.deno_compile_node_modules/localhost/${name}/${version}/${
-                relative(localPath, join(dir, e.name))
-              }`,
-            );
-          }
+          const path = join(dir, e.name);
+          if (e.isDirectory) await walk(path);
+          else if (e.isFile) files.add(`${NPM_DIR}${name}/${version}/${relative(localPath, path)}`);
         }
       };
       await walk(localPath);
     }
   }
-  return [...files].sort();
+  return { files: [...files].sort(), packages: [...packages].sort() };
 }
 
 Deno.test("build: deno compile embeds every module main.ts and its Worker modules reach", async () => {
   await withTempDir(async (dir) => {
     const workers = await workerModules();
     assert(workers.length > 0, "lib/ starts no Worker: nothing to --include?");
-    const expected = await graphFiles([join(ROOT, "main.ts"), ...workers]);
-    for (const w of workers) assert(expected.includes(relative(ROOT, w)));
+    const graph = await moduleGraph([join(ROOT, "main.ts"), ...workers]);
+    for (const w of workers) assert(graph.files.includes(relative(ROOT, w)));
     const embedded = await compile(dir);
     assertEquals(embedded.metadata.entrypoint_key, "main.ts");
-    assertEquals(expected.filter((f) => !embedded.files.has(f)), [], "modules not embedded");
+    assertEquals(graph.files.filter((f) => !embedded.files.has(f)), [], "modules not embedded");
+  });
+});
+
+Deno.test("build: deno compile embeds no npm package the program does not import", async () => {
+  await withTempDir(async (dir) => {
+    const workers = await workerModules();
+    const graph = await moduleGraph([join(ROOT, "main.ts"), ...workers]);
+    const embedded = embeddedPackages((await compile(dir)).files);
+    // Without --exclude-unused-npm, Deno embeds every package of deno.lock (test-only ones too).
+    assertEquals(
+      embedded.filter((p) => !graph.packages.includes(p)),
+      [],
+      "embedded, never imported",
+    );
   });
 });
 
