@@ -14,7 +14,7 @@
 # --logrotate       also install /etc/logrotate.d/mariadb-audit (read it first)
 # --log-group GROUP the group of the audit log files (default: mysql)
 #
-# Exit codes: 0 installed, 1 a step failed, 2 usage error.
+# Exit codes: 0 installed, 2 usage error, else a step failed (1, or the failing command's code).
 set -eu
 umask 022
 

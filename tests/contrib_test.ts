@@ -314,6 +314,7 @@ Deno.test("the cron file and the timer run conntracker at the same instants, eve
   const [job] = jobs;
   assertEquals(job.user, "conntracker", "the user install.sh creates, not root");
   assertEquals(job.command, `${BINARY} --config ${INI}`);
+  assert(/^MAILTO=\S+$/m.test(cron), "errors mailed to a person, not to the system user");
 
   const base = new Date("2026-12-01T10:02:30Z");
   const schedule = CronExpressionParser.parse(job.schedule, { currentDate: base, tz: "UTC" });
