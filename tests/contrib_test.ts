@@ -69,13 +69,20 @@ async function makeRoot(dir: string): Promise<string> {
 
 /**
  * The stand-in binary: the start task (the build task's permissions, tests/build_test.ts
- * checks) from this checkout, as `deno compile` cannot be run here without its download.
+ * checks) of a copy of the program in `dir` (which any user may read, wherever this checkout
+ * is), as `deno compile` cannot be run here without its download.
  */
 async function standInBinary(dir: string): Promise<string> {
+  const src = join(dir, "src");
+  await Deno.mkdir(src, { mode: 0o755 });
+  const cp = await run("cp", ["-R", "deno.json", "deno.lock", "main.ts", "lib", src], {
+    cwd: ROOT,
+  });
+  assertEquals(cp.code, 0, cp.stderr);
   const path = join(dir, "conntracker-bin");
   await Deno.writeTextFile(
     path,
-    `#!/bin/sh\nexec deno task --quiet --config ${join(ROOT, "deno.json")} start "$@"\n`,
+    `#!/bin/sh\nexec deno task --quiet --config ${join(src, "deno.json")} start "$@"\n`,
   );
   await Deno.chmod(path, 0o755);
   return path;
