@@ -93,12 +93,12 @@ gid=$(id_of group conntracker)
 
 # Directories: the configuration (root's, readable by conntracker: a client.cnf here may hold
 # a password) and the database (conntracker's alone; the -wal and -shm files go here too).
-# mkdir -p leaves the modes of directories that exist (/usr/local/bin ...) as they are.
-mkdir -p "$prefix/usr/local/bin" "$prefix/etc/systemd/system" "$prefix/var/lib"
+# mkdir -p leaves the modes of directories that exist (/usr/bin ...) as they are.
+mkdir -p "$prefix/usr/bin" "$prefix/etc/systemd/system" "$prefix/var/lib"
 install -d -m 0750 -o 0 -g "$gid" "$prefix/etc/conntracker"
 install -d -m 0750 -o "$uid" -g "$gid" "$prefix/var/lib/conntracker"
 
-install -m 0755 -o 0 -g 0 "$binary" "$prefix/usr/local/bin/conntracker"
+install -m 0755 -o 0 -g 0 "$binary" "$prefix/usr/bin/conntracker"
 
 ini=$prefix/etc/conntracker/conntracker.ini
 if [ -e "$ini" ]; then

@@ -9,8 +9,7 @@
 import { deepStrictEqual as assertEquals, ok as assert } from "node:assert";
 import { createHash } from "node:crypto";
 import { dirname, join } from "node:path";
-// deno-lint-ignore no-import-prefix -- until deno.json imports has "cron-parser": "npm:cron-parser@^5.10.0"
-import { CronExpressionParser } from "npm:cron-parser@^5.10.0";
+import { CronExpressionParser } from "cron-parser";
 import { compareActivity } from "./attempts.ts";
 import { copyAuditFiles, countsByAccount, FILES_10_11, ROOT, withTempDir } from "./helpers.ts";
 import { type Attempt, HAVE_MARIADB, login, rootSql, withMariaDb } from "./mariadb.ts";
@@ -20,7 +19,7 @@ const CONTRIB = join(ROOT, "contrib");
 const CI = Boolean(Deno.env.get("CI"));
 
 /** Where install.sh puts things (the paths the units and the cron file name). */
-const BINARY = "/usr/local/bin/conntracker";
+const BINARY = "/usr/bin/conntracker";
 const INI = "/etc/conntracker/conntracker.ini";
 
 interface Output {
