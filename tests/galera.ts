@@ -23,9 +23,7 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import mysql from "mysql2/promise";
-
-/** Where Debian puts the server. */
-const MARIADBD = ["/usr/sbin/mariadbd", "/usr/bin/mariadbd"].find((p) => existsSync(p));
+import { MARIADBD } from "./mariadb.ts";
 
 /** Where the Galera provider library is. */
 const PROVIDER = [

@@ -12,7 +12,9 @@ import { join } from "node:path";
 import mysql from "mysql2/promise";
 
 /** Where Debian puts the server. */
-const MARIADBD = ["/usr/sbin/mariadbd", "/usr/bin/mariadbd"].find((p) => existsSync(p));
+export const MARIADBD: string | undefined = ["/usr/sbin/mariadbd", "/usr/bin/mariadbd"].find((p) =>
+  existsSync(p)
+);
 
 /** Whether a MariaDB server can be started here. */
 export const HAVE_MARIADB: boolean = MARIADBD !== undefined;
