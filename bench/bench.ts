@@ -86,19 +86,27 @@ function option(text: string, name: string, min: number): number {
   return n;
 }
 
-const { values: opts } = parseArgs({
-  args: Deno.args,
-  options: {
-    data: { type: "string", default: "both" },
-    files: { type: "string", default: "10" },
-    "file-mb": { type: "string", default: "100" },
-    repeat: { type: "string", default: "3" },
-    "rotated-files": { type: "string", default: "1000" },
-    workers: { type: "string" },
-    dir: { type: "string" },
-    help: { type: "boolean" },
-  },
-});
+const OPTIONS = {
+  data: { type: "string", default: "both" },
+  files: { type: "string", default: "10" },
+  "file-mb": { type: "string", default: "100" },
+  repeat: { type: "string", default: "3" },
+  "rotated-files": { type: "string", default: "1000" },
+  workers: { type: "string" },
+  dir: { type: "string" },
+  help: { type: "boolean" },
+} as const;
+
+function parseOptions() {
+  try {
+    return parseArgs({ args: Deno.args, options: OPTIONS }).values;
+  } catch (e) {
+    console.error(`${(e as Error).message}\n${USAGE}`);
+    Deno.exit(2);
+  }
+}
+
+const opts = parseOptions();
 if (opts.help) {
   console.log(USAGE);
   Deno.exit(0);
