@@ -54,6 +54,7 @@ export interface AuditRecord extends AuditHeader {
  * ```
  */
 export function stripPort(host: string): string {
+  if (!host.includes(":")) return host;
   const bracketed = /^\[([^\]]*)\](?::(?:\d+|unavailable))?$/.exec(host);
   if (bracketed) return bracketed[1];
   if (host.endsWith(":unavailable")) return host.slice(0, -":unavailable".length);
@@ -65,6 +66,7 @@ export function stripPort(host: string): string {
 }
 
 function trimSpaces(text: string): string {
+  if (text.charCodeAt(0) !== 32 && text.charCodeAt(text.length - 1) !== 32) return text;
   return text.replace(/^ +| +$/g, "");
 }
 
@@ -94,6 +96,56 @@ function isOperationWord(text: string, start: number, end: number): boolean {
 }
 
 /**
+ * The commas of a line up to the one after its operation, and the index of
+ * the field of its connection id (field `k` ends at `commas[k]`), or
+ * `undefined`: the rule of {@link parseHeader}.
+ */
+function headerCommas(
+  line: string,
+  timestampCommas: number,
+): { commas: number[]; ids: number } | undefined {
+  const commas: number[] = [];
+  let from = 0;
+  // The connection id's field: at least one field for the user and one for the host before it.
+  for (let ids = timestampCommas + 4;; ids++) {
+    while (commas.length < ids + 3) {
+      const comma = line.indexOf(",", from);
+      if (comma === -1) return undefined;
+      commas.push(comma);
+      from = comma + 1;
+    }
+    if (
+      isNumberField(line, commas[ids - 1] + 1, commas[ids]) &&
+      isNumberField(line, commas[ids] + 1, commas[ids + 1]) &&
+      isOperationWord(line, commas[ids + 1] + 1, commas[ids + 2])
+    ) return { commas, ids };
+  }
+}
+
+/** The header of a line from its commas (see {@link headerCommas}), or `undefined` without a timestamp. */
+function headerOf(
+  line: string,
+  timestampCommas: number,
+  { commas, ids }: { commas: number[]; ids: number },
+): AuditHeader | undefined {
+  const timestamp = trimSpaces(line.slice(0, commas[timestampCommas]));
+  if (!timestamp) return undefined;
+  const field = (first: number, last: number) =>
+    trimSpaces(line.slice(commas[first - 1] + 1, commas[last]));
+  const server = timestampCommas + 1;
+  const operation = field(ids + 2, ids + 2);
+  return {
+    timestamp,
+    serverHost: field(server, server),
+    user: field(server + 1, ids - 2),
+    host: stripPort(field(ids - 1, ids - 1)),
+    connectionId: field(ids, ids),
+    queryId: field(ids + 1, ids + 1),
+    operation: operation === "CHANGE_USER" ? "CHANGEUSER" : operation,
+  };
+}
+
+/**
  * Parses the start of a line, up to its operation, and says where the rest
  * (the fields after the operation) begins. `timestampCommas` is how many
  * commas the timestamp itself contains. Returns `undefined` when the line does
@@ -120,50 +172,13 @@ export function parseHeader(
   line: string,
   timestampCommas = 0,
 ): { header: AuditHeader; rest: number } | undefined {
-  // commas[k] ends field k: fields 0 to timestampCommas are the timestamp.
-  const commas: number[] = [];
-  const need = (count: number): boolean => {
-    while (commas.length < count) {
-      const from = commas.length === 0 ? 0 : commas[commas.length - 1] + 1;
-      const comma = line.indexOf(",", from);
-      if (comma === -1) return false;
-      commas.push(comma);
-    }
-    return true;
-  };
-  const serverField = timestampCommas + 1;
-  // The connection id's field: at least one field for the user and one for the host before it.
-  let ids = serverField + 3;
-  for (;; ids++) {
-    if (!need(ids + 3)) return undefined;
-    if (
-      isNumberField(line, commas[ids - 1] + 1, commas[ids]) &&
-      isNumberField(line, commas[ids] + 1, commas[ids + 1]) &&
-      isOperationWord(line, commas[ids + 1] + 1, commas[ids + 2])
-    ) break;
-  }
-  const field = (first: number, last = first) =>
-    trimSpaces(line.slice(commas[first - 1] + 1, commas[last]));
-  const timestamp = trimSpaces(line.slice(0, commas[timestampCommas]));
-  if (!timestamp) return undefined;
-  let operation = field(ids + 2);
-  if (operation === "CHANGE_USER") operation = "CHANGEUSER";
-  return {
-    header: {
-      timestamp,
-      serverHost: field(serverField),
-      user: field(serverField + 1, ids - 2),
-      host: stripPort(field(ids - 1)),
-      connectionId: field(ids),
-      queryId: field(ids + 1),
-      operation,
-    },
-    rest: commas[ids + 2] + 1,
-  };
+  const found = headerCommas(line, timestampCommas);
+  const header = found && headerOf(line, timestampCommas, found);
+  return header && { header, rest: found.commas[found.ids + 2] + 1 };
 }
 
 /**
- * The fields after a connection event's operation, read from the right:
+ * A connection event from its header and the fields after its operation, read from the right:
  * `database,object,retcode`, and on newer servers a TLS field after the
  * retcode (`…,0,TLSv1.3` or `…,0,`). The retcode is the last field, or the one
  * before it when the last is not a number. The object is the field before
@@ -173,24 +188,42 @@ export function parseHeader(
  * is what is left, commas and all. Ambiguous only for a `PROXY_CONNECT` whose
  * database holds `` ,` ``, taken as the start of the account.
  */
-function connectionTail(
-  operation: string,
-  rest: string,
-): Pick<AuditRecord, "database" | "object" | "retcode"> | undefined {
+function connectionRecord(header: AuditHeader, rest: string): AuditRecord | undefined {
   const parts = rest.split(",");
   let n = parts.length;
   const isRetcode = (i: number) => isNumberField(parts[i], 0, parts[i].length, true);
   if (n >= 4 && !isRetcode(n - 1) && isRetcode(n - 2)) n--;
   if (n < 3 || !isRetcode(n - 1)) return undefined;
   let object = n - 2;
-  if (operation === "PROXY_CONNECT") {
-    const quoted = parts.findIndex((p, i) => i >= 1 && i < n - 1 && p.trimStart().startsWith("`"));
-    if (quoted !== -1) object = quoted;
+  if (header.operation === "PROXY_CONNECT") {
+    for (let i = 1; i < n - 1; i++) {
+      if (parts[i].trimStart().startsWith("`")) {
+        object = i;
+        break;
+      }
+    }
   }
+  return withTail(
+    header,
+    trimSpaces(object === 1 ? parts[0] : parts.slice(0, object).join(",")),
+    object === n - 2 ? parts[object] : parts.slice(object, n - 1).join(","),
+    trimSpaces(parts[n - 1]),
+  );
+}
+
+/** A record: a header and the fields after its operation. */
+function withTail(h: AuditHeader, database: string, object: string, retcode: string): AuditRecord {
   return {
-    database: trimSpaces(parts.slice(0, object).join(",")),
-    object: parts.slice(object, n - 1).join(","),
-    retcode: trimSpaces(parts[n - 1]),
+    timestamp: h.timestamp,
+    serverHost: h.serverHost,
+    user: h.user,
+    host: h.host,
+    connectionId: h.connectionId,
+    queryId: h.queryId,
+    operation: h.operation,
+    database,
+    object,
+    retcode,
   };
 }
 
@@ -220,23 +253,22 @@ function connectionTail(
  */
 export function parseRecord(line: string, timestampCommas = 0): AuditRecord | undefined {
   if (line.endsWith("\r")) line = line.slice(0, -1);
-  const head = parseHeader(line, timestampCommas);
-  if (!head) return undefined;
-  const { header } = head;
-  const rest = line.slice(head.rest);
+  const found = headerCommas(line, timestampCommas);
+  const header = found && headerOf(line, timestampCommas, found);
+  if (!header) return undefined;
+  const rest = found.commas[found.ids + 2] + 1;
   if (CONNECTION_OPERATIONS.has(header.operation)) {
-    const tail = connectionTail(header.operation, rest);
-    return tail && { ...header, ...tail };
+    return connectionRecord(header, line.slice(rest));
   }
-  const first = rest.indexOf(",");
+  const first = line.indexOf(",", rest);
   if (first === -1) return undefined;
-  const last = rest.lastIndexOf(",");
-  return {
-    ...header,
-    database: trimSpaces(rest.slice(0, first)),
-    object: first === last ? "" : rest.slice(first + 1, last),
-    retcode: trimSpaces(rest.slice(last + 1)),
-  };
+  const last = line.lastIndexOf(",");
+  return withTail(
+    header,
+    trimSpaces(line.slice(rest, first)),
+    first === last ? "" : line.slice(first + 1, last),
+    trimSpaces(line.slice(last + 1)),
+  );
 }
 
 /**
