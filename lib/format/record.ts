@@ -159,9 +159,10 @@ function headerOf(
  * host, commas and all. The leftmost match is the only safe choice, as the
  * text after the operation (a query) may hold anything. What stays
  * ambiguous: a user name in which, from its third comma-separated piece on,
- * two pieces of digits are followed by one of capitals (`a,b,1,2,X`) is read
- * as the user `a` at host `b`, operation `X`; the server refuses no such name,
- * but none was ever seen.
+ * two pieces of digits are followed by one of capitals (`a,b,1,2,X`), or that
+ * ends with two such pieces before a host of capitals only, is read as the
+ * user `a` at host `b`, operation `X`; the server refuses no such name, but
+ * none was ever seen.
  *
  * @example
  * ```ts
