@@ -7,7 +7,7 @@
  * @module
  */
 
-import { looksLikeAuditLog } from "../format/identify.ts";
+import { looksLikeAuditLog, mayStartAuditLog } from "../format/identify.ts";
 import type { LineFormat } from "../format/line.ts";
 import type { Candidate } from "../input/discover.ts";
 import { fingerprint, readHead } from "../input/head.ts";
@@ -106,7 +106,9 @@ export async function checkIn(
   options: { format: LineFormat; log: Logger },
 ): Promise<FileRead | undefined> {
   const { log } = options;
-  const head = await readHead(file.path);
+  const head = await readHead(file.path, {
+    readOn: (start) => mayStartAuditLog(start, options.format),
+  });
   const fp = await fingerprint(head.bytes);
   if (fp === undefined) {
     log.log("DEBUG", "no complete first line yet", { file: file.path });
