@@ -44,8 +44,13 @@ for (const fixture of ["mariadb-10.11-shapes", "mariadb-10.11-resolve"]) {
     });
   });
 
-  Deno.test(`shapes: ${fixture}: report --accounts gives each login to CURRENT_USER()`, async () => {
-    await withTempDir((dir) => assertReport(dir, fixture, attempts));
+  Deno.test({
+    name: `shapes: ${fixture}: report --accounts gives each login to CURRENT_USER()`,
+    // TODO(issue 14): host names logged with name resolution on; lands with the report verdicts.
+    ignore: fixture === "mariadb-10.11-resolve",
+    fn: async () => {
+      await withTempDir((dir) => assertReport(dir, fixture, attempts));
+    },
   });
 }
 
