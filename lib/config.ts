@@ -6,6 +6,7 @@
  */
 
 import ini from "ini";
+import type { AuditFormat } from "./format/identify.ts";
 import { compileLayout, type Layout, LayoutError } from "./time/layout.ts";
 import { type Level, LEVELS } from "./log.ts";
 import { loadZone, type Zone, ZoneError } from "./time/zone.ts";
@@ -42,6 +43,18 @@ export interface Config {
   auditLogRecursive: boolean;
   sqlitePath: string;
   timeFormatAudit: Layout;
+  /** `auto` (per file, by its content), `file` (the plugin's own files) or `syslog`. */
+  auditFormat: AuditFormat;
+  /** The plugin's ident in syslog lines and journal entries (`server_audit_syslog_ident`). */
+  syslogIdent: string;
+  /** `files` (`AuditLogPath`) or `journal` (the systemd journal, through `journalctl`). */
+  auditSource: "files" | "journal";
+  /** The `journalctl` to run for `AuditSource = journal`. */
+  journalctl: string;
+  /** Journal files to read instead of the system journal (`journalctl --file`), or `""`. */
+  journalFile: string;
+  /** A journal directory to read instead of the system journal (`--directory`), or `""`. */
+  journalDirectory: string;
   timeFormatDb: Layout;
   timeLocation: Zone;
   maxWorkers: number;
@@ -74,6 +87,35 @@ export const KEYS: Record<string, { default: string; doc: string }> = {
     default: "20060102 15:04:05",
     doc: "The audit log's timestamps: a Go layout, or MariaDB's " +
       "server_audit_timestamp_format value (e.g. %Y%m%d %H:%i:%s).",
+  },
+  AuditFormat: {
+    default: "auto",
+    doc: "auto: each file by its content, the plugin's own files (server_audit_output_type=" +
+      "file) or syslog files (output_type=syslog, through rsyslog); file or syslog: only that.",
+  },
+  SyslogIdent: {
+    default: "mysql-server_auditing",
+    doc: "The plugin's ident (server_audit_syslog_ident): in syslog files and the journal " +
+      "only its lines count, other programs' lines are passed over.",
+  },
+  AuditSource: {
+    default: "files",
+    doc: "files: read AuditLogPath. journal: read the plugin's entries from the systemd " +
+      "journal with journalctl (where syslog goes to journald only).",
+  },
+  JournalctlPath: {
+    default: "journalctl",
+    doc: "AuditSource = journal: the journalctl to run.",
+  },
+  JournalFile: {
+    default: "",
+    doc: "AuditSource = journal: read these journal files (journalctl --file, a glob allowed) " +
+      "instead of the system journal.",
+  },
+  JournalDirectory: {
+    default: "",
+    doc: "AuditSource = journal: read the journal in this directory (journalctl --directory) " +
+      "instead of the system journal.",
   },
   TimeFormatDB: {
     default: "2006-01-02 15:04:05-07:00",
@@ -202,7 +244,27 @@ export function parseConfig(file: string, text: string): Config {
       "AuditLogRecursive",
     );
   }
-  for (const key of ["AuditLogPath", "SqlitePath", "MariadbClient"]) {
+  const oneOf = <T extends string>(key: string, values: readonly T[]): T => {
+    const v = get(key).toLowerCase();
+    if ((values as readonly string[]).includes(v)) return v as T;
+    throw new ConfigError(
+      file,
+      `Key ${key} must be one of ${values.join(", ")}, got "${get(key)}"`,
+      key,
+    );
+  };
+  const auditFormat = oneOf<AuditFormat>("AuditFormat", ["auto", "file", "syslog"]);
+  const auditSource = oneOf("AuditSource", ["files", "journal"] as const);
+  if (get("JournalFile") !== "" && get("JournalDirectory") !== "") {
+    throw new ConfigError(
+      file,
+      "Keys JournalFile and JournalDirectory cannot both be set",
+      "JournalDirectory",
+    );
+  }
+  for (
+    const key of ["AuditLogPath", "SqlitePath", "MariadbClient", "SyslogIdent", "JournalctlPath"]
+  ) {
     if (get(key) === "") throw new ConfigError(file, `Key ${key} must not be empty`, key);
   }
   return {
@@ -212,6 +274,12 @@ export function parseConfig(file: string, text: string): Config {
     auditLogRecursive: recursive === "true",
     sqlitePath: get("SqlitePath"),
     timeFormatAudit: layout("TimeFormatAudit"),
+    auditFormat,
+    syslogIdent: get("SyslogIdent"),
+    auditSource,
+    journalctl: get("JournalctlPath"),
+    journalFile: get("JournalFile"),
+    journalDirectory: get("JournalDirectory"),
     timeFormatDb: layout("TimeFormatDB"),
     timeLocation,
     maxWorkers: integer(file, "MaxWorkers", get("MaxWorkers"), 1, 256),

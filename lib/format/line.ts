@@ -1,13 +1,19 @@
 /**
  * The shape of an audit line, apart from its fields' meaning: the layout of
  * the timestamp it starts with, and how many commas that timestamp contains
- * (so that the operation is found as the seventh field after it). A second
- * line form (audit events wrapped in syslog lines) is another kind here.
+ * (so that the operation is found as the seventh field after it); or, for
+ * audit events wrapped in syslog lines (`syslog.ts`), the plugin's ident.
+ * {@link parseLine} and {@link timestampReader} are the one place that tells
+ * the two forms apart.
  *
  * @module
  */
 
+import type { WallReader } from "../time/clock.ts";
 import type { Layout } from "../time/layout.ts";
+import type { Zone } from "../time/zone.ts";
+import { type AuditRecord, parseRecord } from "./record.ts";
+import { parseSyslogRecord, syslogWall } from "./syslog.ts";
 
 /** How the lines of an audit log are written. */
 export interface LineFormat {
@@ -15,6 +21,11 @@ export interface LineFormat {
   timestamp: Layout;
   /** How many commas that timestamp itself contains. */
   timestampCommas: number;
+  /**
+   * Set for audit events wrapped in syslog lines: the plugin's ident
+   * (`SyslogIdent`). Their timestamps are syslog's, not `timestamp`'s.
+   */
+  syslogIdent?: string;
 }
 
 /**
@@ -33,4 +44,62 @@ export function lineFormat(timestamp: Layout): LineFormat {
     if (t.kind === "fraction" && t.sep === ",") commas++;
   }
   return { timestamp, timestampCommas: commas };
+}
+
+/**
+ * The line format of syslog lines whose audit events have `ident`.
+ *
+ * @example
+ * ```ts
+ * import { compileLayout } from "../time/layout.ts";
+ * syslogFormat(lineFormat(compileLayout("20060102 15:04:05")), "mysql-server_auditing").syslogIdent;
+ * // "mysql-server_auditing"
+ * ```
+ */
+export function syslogFormat(file: LineFormat, ident: string): LineFormat {
+  return { timestamp: file.timestamp, timestampCommas: 0, syslogIdent: ident };
+}
+
+/**
+ * Parses one line of a log in `format` (without its newline): its audit
+ * record, `undefined` when it is not an audit event (malformed), or `null`
+ * for a line to pass over (another program's, in a syslog file).
+ *
+ * @example
+ * ```ts
+ * import { compileLayout } from "../time/layout.ts";
+ * const format = lineFormat(compileLayout("20060102 15:04:05"));
+ * parseLine("20261124 23:52:28,vm,bob,127.0.0.1,8,0,CONNECT,,,0", format)?.user; // "bob"
+ * const syslog = syslogFormat(format, "mysql-server_auditing");
+ * parseLine("Nov 24 23:52:28 vm mysql-server_auditing:  vm,bob,127.0.0.1,8,0,CONNECT,,,0", syslog)
+ *   ?.timestamp; // "Nov 24 23:52:28"
+ * ```
+ */
+export function parseLine(line: string, format: LineFormat): AuditRecord | null | undefined {
+  if (format.syslogIdent !== undefined) return parseSyslogRecord(line, format.syslogIdent);
+  return parseRecord(line, format.timestampCommas);
+}
+
+/**
+ * How the timestamps of one file in `format` read, for its log clock: the
+ * format's layout, or syslog's reading (whose traditional form takes its year
+ * from the file's modification time).
+ *
+ * @example
+ * ```ts
+ * import { compileLayout } from "../time/layout.ts";
+ * import { loadZone } from "../time/zone.ts";
+ * import { clockInstant, createLogClock } from "../time/clock.ts";
+ * const zone = loadZone("UTC");
+ * const format = syslogFormat(lineFormat(compileLayout("20060102 15:04:05")), "mysqld");
+ * const clock = createLogClock(timestampReader(format, { zone, mtimeMs: Date.UTC(2027, 0, 2) }), zone);
+ * clockInstant(clock, "Dec 31 23:59:58"); // Date.UTC(2026, 11, 31, 23, 59, 58)
+ * ```
+ */
+export function timestampReader(
+  format: LineFormat,
+  file: { zone: Zone; mtimeMs: number },
+): Layout | WallReader {
+  if (format.syslogIdent !== undefined) return (text) => syslogWall(text, file);
+  return format.timestamp;
 }

@@ -12,6 +12,7 @@
  */
 
 import { type AuditRecord, decodeBinary, parseRecord } from "./record.ts";
+import { parseSyslogRecord } from "./syslog.ts";
 
 /**
  * A copy of part of a block that does not keep the block alive: V8 makes a
@@ -94,6 +95,8 @@ function nextOperation(
 export interface BlockScan {
   /** How many commas a timestamp contains (see `LineFormat`). */
   timestampCommas: number;
+  /** Set for syslog lines: the plugin's ident; other programs' lines are passed over. */
+  syslogIdent?: string;
   /** Connection ids whose every line is wanted; `visit` may change it. */
   watched: ReadonlySet<string>;
   /** Called in log order with each line that matters, parsed, and the line. */
@@ -120,7 +123,7 @@ export interface BlockScan {
  * ```
  */
 export function scanBlock(block: string, scan: BlockScan): void {
-  const { timestampCommas, watched, visit, stats } = scan;
+  const { timestampCommas, syslogIdent, watched, visit, stats } = scan;
   let nextConnect = nextOperation(block, "CONNECT", 0, isConnectOperation);
   let nextChange = nextOperation(block, "CHANGE", 0, isChangeOperation);
   const nextWatched = new Map<string, number>();
@@ -144,9 +147,11 @@ export function scanBlock(block: string, scan: BlockScan): void {
     if (end === -1) end = block.length;
     stats.candidates++;
     const line = decodeBinary(detach(block, start, end));
-    const record = parseRecord(line, timestampCommas);
+    const record = syslogIdent === undefined
+      ? parseRecord(line, timestampCommas)
+      : parseSyslogRecord(line, syslogIdent);
     if (record) visit(record, line);
-    else stats.malformed++;
+    else if (record === undefined) stats.malformed++;
     pos = end + 1;
   }
 }

@@ -5,12 +5,15 @@
  * @module
  */
 
-import { type Layout, parseWall } from "./layout.ts";
+import { type Layout, parseWall, type WallTime } from "./layout.ts";
 import { wallToInstant, type Zone } from "./zone.ts";
+
+/** Reads the wall time a whole timestamp denotes, or `undefined` when it is none. */
+export type WallReader = (text: string) => WallTime | undefined;
 
 /** Converts the timestamps of one log, in log order, to instants. */
 export interface LogClock {
-  layout: Layout;
+  read: WallReader;
   zone: Zone;
   /** The instant of the last timestamp converted, for the overlap rule. */
   previous?: number;
@@ -19,7 +22,8 @@ export interface LogClock {
 }
 
 /**
- * Creates a clock for a log whose line before the first had `previous`.
+ * Creates a clock for a log whose line before the first had `previous`, whose
+ * timestamps are in `layout` (or read by a function of their own).
  *
  * @example
  * ```ts
@@ -29,8 +33,16 @@ export interface LogClock {
  * clockInstant(clock, "20261124 23:52:28"); // 1795564348000
  * ```
  */
-export function createLogClock(layout: Layout, zone: Zone, previous?: number): LogClock {
-  return { layout, zone, previous, lastText: "", lastInstant: NaN };
+export function createLogClock(
+  layout: Layout | WallReader,
+  zone: Zone,
+  previous?: number,
+): LogClock {
+  const read: WallReader = typeof layout === "function" ? layout : (text) => {
+    const parsed = parseWall(layout, text);
+    return parsed && parsed.end === text.length ? parsed.wall : undefined;
+  };
+  return { read, zone, previous, lastText: "", lastInstant: NaN };
 }
 
 /**
@@ -48,9 +60,9 @@ export function createLogClock(layout: Layout, zone: Zone, previous?: number): L
  */
 export function clockInstant(clock: LogClock, text: string): number | undefined {
   if (text === clock.lastText) return clock.lastInstant;
-  const parsed = parseWall(clock.layout, text);
-  if (!parsed || parsed.end !== text.length) return undefined;
-  const instant = wallToInstant(clock.zone, parsed.wall, clock.previous);
+  const wall = clock.read(text);
+  if (!wall) return undefined;
+  const instant = wallToInstant(clock.zone, wall, clock.previous);
   clock.previous = instant;
   clock.lastText = text;
   clock.lastInstant = instant;

@@ -8,8 +8,9 @@
  * @module
  */
 
-import type { LineFormat } from "../format/line.ts";
-import { type AuditRecord, parseRecord } from "../format/record.ts";
+import type { FormatChoice } from "../format/identify.ts";
+import { parseLine, timestampReader } from "../format/line.ts";
+import type { AuditRecord } from "../format/record.ts";
 import type { ScanStats } from "../format/scan.ts";
 import { SourceError } from "../input/file.ts";
 import type { Logger } from "../log.ts";
@@ -23,7 +24,8 @@ import { type RangeResult, type RangeTask, scanRange } from "./parallel.ts";
 /** The reading in progress: what the ranges of a run, applied in order, add up to. */
 export interface Reading {
   tally: Tally;
-  format: LineFormat;
+  /** The forms a file may be in; each file's is in its `FileRead`. */
+  formats: FormatChoice;
   zone: Zone;
   log: Logger;
   scan: ScanStats;
@@ -45,14 +47,14 @@ export interface Reading {
  * import { createTally } from "./aggregate.ts";
  * const reading = createReading({
  *   tally: createTally(),
- *   format: lineFormat(compileLayout("20060102 15:04:05")),
+ *   formats: { file: lineFormat(compileLayout("20060102 15:04:05")) },
  *   zone: loadZone("UTC"),
  *   log: createLogger("WARN"),
  * });
  * ```
  */
 export function createReading(
-  options: { tally: Tally; format: LineFormat; zone: Zone; log: Logger },
+  options: { tally: Tally; formats: FormatChoice; zone: Zone; log: Logger },
 ): Reading {
   return { ...options, scan: { candidates: 0, malformed: 0 }, rescans: 0 };
 }
@@ -60,7 +62,7 @@ export function createReading(
 /** The log clock of a file, made when its first range is applied (after the file before it). */
 function clockOf(reading: Reading, read: FileRead): LogClock {
   read.clock ??= createLogClock(
-    reading.format.timestamp,
+    timestampReader(read.format, { zone: reading.zone, mtimeMs: read.file.mtimeMs }),
     reading.zone,
     read.checkpoint.lastInstant ?? reading.previousInstant,
   );
@@ -88,7 +90,8 @@ export async function applyRange(
   range: Range,
   scanned?: Scanned,
 ): Promise<void> {
-  const { tally, format } = reading;
+  const { tally } = reading;
+  const { format } = read;
   const clock = clockOf(reading, read);
   const instantOf = (text: string) => clockInstant(clock, text);
   const apply = (record: AuditRecord) => applyRecord(tally, record, instantOf);
@@ -102,7 +105,7 @@ export async function applyRange(
     const { result } = scanned;
     const { lines } = result;
     for (let start = 0, end; (end = lines.indexOf("\n", start)) !== -1; start = end + 1) {
-      apply(parseRecord(lines.slice(start, end), format.timestampCommas)!);
+      apply(parseLine(lines.slice(start, end), format)!);
     }
     advance(result.offset);
     reading.scan.candidates += result.stats.candidates;

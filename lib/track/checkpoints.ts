@@ -7,7 +7,7 @@
  * @module
  */
 
-import { looksLikeAuditLog, mayStartAuditLog } from "../format/identify.ts";
+import { type FormatChoice, formatOfFile, mayStartInForm } from "../format/identify.ts";
 import type { LineFormat } from "../format/line.ts";
 import type { Candidate } from "../input/discover.ts";
 import { fingerprint, readHead } from "../input/head.ts";
@@ -70,6 +70,8 @@ export function createCheckpointBook(stored: Checkpoint[], nowMs: number): Check
 /** One audit file to read this run. */
 export interface FileRead {
   file: Candidate;
+  /** The form its lines are in (`AuditFormat` `auto`: decided by its first line). */
+  format: LineFormat;
   fp: string;
   checkpoint: Checkpoint;
   /** Its new bytes, in ranges; none when nothing is new. */
@@ -92,9 +94,9 @@ export interface FileRead {
  * import { createLogger } from "../log.ts";
  * import { discoverFiles } from "../input/discover.ts";
  * const { files } = await discoverFiles({ path: "/var/lib/mysql", recursive: false, exclude: [] });
- * const format = lineFormat(compileLayout("20060102 15:04:05"));
+ * const file = lineFormat(compileLayout("20060102 15:04:05"));
  * const read = await checkIn(createCheckpointBook([], Date.now()), files[0], {
- *   format,
+ *   formats: { file },
  *   log: createLogger("WARN"),
  * });
  * ```
@@ -103,18 +105,17 @@ export interface FileRead {
 export async function checkIn(
   book: CheckpointBook,
   file: Candidate,
-  options: { format: LineFormat; log: Logger },
+  options: { formats: FormatChoice; log: Logger },
 ): Promise<FileRead | undefined> {
-  const { log } = options;
-  const head = await readHead(file.path, {
-    readOn: (start) => mayStartAuditLog(start, options.format),
-  });
+  const { log, formats } = options;
+  const head = await readHead(file.path, { readOn: (start) => mayStartInForm(start, formats) });
   const fp = await fingerprint(head.bytes);
   if (fp === undefined) {
     log.log("DEBUG", "no complete first line yet", { file: file.path });
     return undefined;
   }
-  if (!looksLikeAuditLog(head, options.format)) {
+  const format = formatOfFile(head, formats);
+  if (!format) {
     log.log("DEBUG", "not an audit log", { file: file.path });
     return undefined;
   }
@@ -146,5 +147,5 @@ export async function checkIn(
   const ranges = head.gzip || file.size > offset
     ? [{ path: file.path, gzip: head.gzip, from: offset }]
     : [];
-  return { file, fp, checkpoint, ranges, bytesRead: 0, longLines: 0 };
+  return { file, format, fp, checkpoint, ranges, bytesRead: 0, longLines: 0 };
 }

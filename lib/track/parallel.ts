@@ -43,7 +43,7 @@ export interface RangeResult {
 }
 
 /** What {@link scanRange} looks for, and whom it tells. */
-export interface ScanRangeOptions extends Omit<BlockScan, "timestampCommas"> {
+export interface ScanRangeOptions extends Omit<BlockScan, "timestampCommas" | "syslogIdent"> {
   format: LineFormat;
   /** Called with the offset after each block. */
   onBlock: (end: number) => void;
@@ -69,7 +69,8 @@ export interface ScanRangeOptions extends Omit<BlockScan, "timestampCommas"> {
  */
 export function scanRange(range: Range, options: ScanRangeOptions): Promise<ReadResult> {
   const { watched, visit, stats, onBlock } = options;
-  const scan = { timestampCommas: options.format.timestampCommas, watched, visit, stats };
+  const { timestampCommas, syslogIdent } = options.format;
+  const scan = { timestampCommas, syslogIdent, watched, visit, stats };
   return readBlocks(range, (block, end) => {
     scanBlock(block, scan);
     onBlock(end);

@@ -9,7 +9,7 @@
  */
 
 import type { Config } from "../config.ts";
-import { lineFormat } from "../format/line.ts";
+import { formatChoice } from "../format/identify.ts";
 import { type Candidate, databaseFiles, discoverFiles } from "../input/discover.ts";
 import type { Logger } from "../log.ts";
 import { openStore } from "../store/database.ts";
@@ -106,7 +106,11 @@ export async function runTracking(options: RunOptions): Promise<RunSummary> {
     const tally = createTally(state.pending);
     const reading = createReading({
       tally,
-      format: lineFormat(config.timeFormatAudit),
+      formats: formatChoice({
+        auditFormat: config.auditFormat,
+        timestamp: config.timeFormatAudit,
+        syslogIdent: config.syslogIdent,
+      }),
       zone: config.timeLocation,
       log,
     });

@@ -44,6 +44,12 @@ export interface ReadFilesOptions {
   tuning: ScanTuning;
 }
 
+/** A range of a file to read. */
+interface Ranged {
+  read: FileRead;
+  range: Range;
+}
+
 /** A range sent to be scanned apart. */
 interface Sent {
   task: RangeTask;
@@ -51,10 +57,10 @@ interface Sent {
   done: boolean;
 }
 
-function send(reading: Reading, pool: ScanPool, range: Range): Sent {
+function send(reading: Reading, pool: ScanPool, { read, range }: Ranged): Sent {
   const task: RangeTask = {
     range,
-    format: reading.format,
+    format: read.format,
     pending: [...reading.tally.pending.values()].map((p) => [p.serverHost, p.connectionId]),
   };
   const sent: Sent = { task, result: pool.scan(task), done: false };
@@ -129,7 +135,7 @@ export async function readFiles(
       }
     }
   }
-  const all = reads.filter((read) => !failed.has(read))
+  const all: Ranged[] = reads.filter((read) => !failed.has(read))
     .flatMap((read) => read.ranges.map((range) => ({ read, range })));
   const pool = parallel && all.length > 1
     ? createScanPool(Math.min(workers, all.length) - 1)
@@ -141,7 +147,7 @@ export async function readFiles(
   try {
     for (const [i, { read, range }] of all.entries()) {
       for (; pool && next < all.length && next < i + 4 * workers; next++) {
-        sent.set(next, send(reading, pool, all[next].range));
+        sent.set(next, send(reading, pool, all[next]));
       }
       const ahead = sent.get(i);
       sent.delete(i);
