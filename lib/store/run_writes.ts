@@ -25,6 +25,8 @@ export interface RunOutcome {
   losses: Loss[];
   /** The new watermark (epoch milliseconds, whole seconds), if it moved. */
   watermarkMs?: number;
+  /** The journal read (`AuditSource = journal`) and the cursor of its last entry read. */
+  journalCursor?: { source: string; cursor: string };
   /** The run's figures; `finishedMs` is also when losses were detected and what retention counts from. */
   metrics: RunMetrics;
 }
@@ -34,11 +36,13 @@ export interface StoredState {
   watermarkMs?: number;
   checkpoints: Checkpoint[];
   pending: PendingChangeUser[];
+  /** By journal read: the cursor of the last entry read. */
+  journalCursors: Map<string, string>;
 }
 
 /**
- * Reads what a run starts from: the watermark, the checkpoints and the
- * pending change-users.
+ * Reads what a run starts from: the watermark, the checkpoints, the
+ * pending change-users and the journal cursors.
  *
  * @example
  * ```ts
@@ -81,7 +85,12 @@ export function readState(store: Store): StoredState {
       connectionId: String(r.connection_id),
       at: Number(r.at_ms),
     }));
-    return { watermarkMs, checkpoints, pending };
+    const cursors = db.prepare("SELECT source, cursor FROM journal_cursors").all() as {
+      source: string;
+      cursor: string;
+    }[];
+    const journalCursors = new Map(cursors.map((r) => [String(r.source), String(r.cursor)]));
+    return { watermarkMs, checkpoints, pending, journalCursors };
   });
 }
 
@@ -254,6 +263,12 @@ export function writeRun(store: Store, outcome: RunOutcome): void {
     if (outcome.watermarkMs !== undefined) {
       const { user, host } = WATERMARK_ACCOUNT;
       setLastSeen(user, host, outcome.watermarkMs, false);
+    }
+    if (outcome.journalCursor) {
+      db.prepare(
+        "INSERT OR REPLACE INTO journal_cursors (source, cursor, seen_ms) VALUES (?, ?, ?)",
+      )
+        .run(outcome.journalCursor.source, outcome.journalCursor.cursor, nowMs);
     }
     writeMetrics(db, outcome.metrics);
   });

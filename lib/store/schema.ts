@@ -41,6 +41,9 @@ const MIGRATIONS = [
      bytes_read INTEGER NOT NULL, logins INTEGER NOT NULL, failed_attempts INTEGER NOT NULL,
      malformed INTEGER NOT NULL, long_lines INTEGER NOT NULL, empty_user INTEGER NOT NULL,
      losses INTEGER NOT NULL, errors INTEGER NOT NULL);`,
+  // 2: where reading the systemd journal stopped (AuditSource = journal), per journal read.
+  `CREATE TABLE journal_cursors (
+     source TEXT PRIMARY KEY, cursor TEXT NOT NULL, seen_ms INTEGER NOT NULL);`,
 ];
 
 /** The schema version this build writes. */

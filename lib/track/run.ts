@@ -11,6 +11,7 @@
 import type { Config } from "../config.ts";
 import { formatChoice } from "../format/identify.ts";
 import { type Candidate, databaseFiles, discoverFiles } from "../input/discover.ts";
+import { journalName } from "../input/journal.ts";
 import type { Logger } from "../log.ts";
 import { openStore } from "../store/database.ts";
 import { readState, writeRun } from "../store/run_writes.ts";
@@ -23,6 +24,7 @@ import { type Loss, recoverLosses } from "./losses.ts";
 import { metricsAttrs, type RunMetrics } from "./metrics.ts";
 import { readFiles, type ScanTuning, TUNING } from "./schedule.ts";
 import { nextWatermark } from "./watermark.ts";
+import { type JournalOutcome, readJournalEntries } from "./journal.ts";
 
 /** What a run did. */
 export interface RunSummary {
@@ -51,6 +53,7 @@ function buildMetrics(parts: {
   reading: Reading;
   losses: Loss[];
   failures: Failures;
+  journal?: JournalOutcome;
 }): RunMetrics {
   const withBytes = parts.reads.filter((r) => r.ranges.length > 0);
   const { counts } = parts.tally;
@@ -58,7 +61,7 @@ function buildMetrics(parts: {
     startedMs: parts.startedMs,
     finishedMs: parts.finishedMs,
     filesRead: withBytes.length,
-    bytesRead: withBytes.reduce((sum, r) => sum + r.bytesRead, 0),
+    bytesRead: withBytes.reduce((sum, r) => sum + r.bytesRead, 0) + (parts.journal?.bytes ?? 0),
     logins: counts.logins,
     failed: counts.failed,
     malformed: parts.reading.scan.malformed + counts.badTimestamp,
@@ -96,12 +99,15 @@ export async function runTracking(options: RunOptions): Promise<RunSummary> {
   try {
     beginRun(store);
     const state = readState(store);
-    const { files, errors: listErrors } = await discoverFiles({
-      path: config.auditLogPath,
-      name: config.auditLogFile,
-      recursive: config.auditLogRecursive,
-      exclude: databaseFiles(config.sqlitePath),
-    });
+    const fromJournal = config.auditSource === "journal";
+    const { files, errors: listErrors } = fromJournal
+      ? { files: [], errors: [] }
+      : await discoverFiles({
+        path: config.auditLogPath,
+        name: config.auditLogFile,
+        recursive: config.auditLogRecursive,
+        exclude: databaseFiles(config.sqlitePath),
+      });
     for (const e of listErrors) log.log("ERROR", `audit file ${e.message}`, { file: e.path });
     const tally = createTally(state.pending);
     const reading = createReading({
@@ -126,7 +132,21 @@ export async function runTracking(options: RunOptions): Promise<RunSummary> {
     const recent: Candidate[] = [];
     for (const file of files) (file.mtimeMs > watermark ? recent : skipped).push(file);
     const reads = await read(recent);
-    const losses = await recoverLosses({
+    const source = {
+      journalctl: config.journalctl,
+      file: config.journalFile,
+      directory: config.journalDirectory,
+      ident: config.syslogIdent,
+    };
+    const journal = fromJournal
+      ? await readJournalEntries({
+        reading,
+        source: { ...source, cursor: state.journalCursors.get(journalName(source)) },
+        failures,
+      })
+      : undefined;
+    // The journal has no files whose checkpoints could vanish: its losses are its own.
+    const losses = journal ? journal.losses : await recoverLosses({
       book,
       skipped,
       read: async (file) => {
@@ -144,6 +164,7 @@ export async function runTracking(options: RunOptions): Promise<RunSummary> {
       reading,
       losses,
       failures,
+      journal,
     });
     writeRun(store, {
       accounts: [...tally.accounts.values()],
@@ -156,6 +177,9 @@ export async function runTracking(options: RunOptions): Promise<RunSummary> {
         failedMtimes: failures.failedMtimes,
         previous: state.watermarkMs,
       }),
+      journalCursor: journal?.cursor === undefined
+        ? undefined
+        : { source: journal.source, cursor: journal.cursor },
       metrics,
     });
     commitRun(store);
