@@ -1,5 +1,5 @@
 /**
- * `deno task capture [e2e|shapes|resolve] [DIR]`: plays a scenario against a
+ * `deno task capture [e2e|shapes|resolve|syslog] [DIR]`: plays a scenario against a
  * throwaway MariaDB server and keeps what it produced as a fixture (default
  * `tests/fixtures/mariadb-10.11-KIND`): the audit files, `mysql_user.tsv` (the
  * output of `mariadb -N -B -e "SELECT User, Host FROM mysql.user"`), and
@@ -7,7 +7,8 @@
  * server chose. For `shapes` and `resolve` each attempt also names the audit
  * line that records it (found by the connection id the server gave the
  * client) and the file it is in; with name resolution on, the host the log
- * wrote. The fast tests replay these real lines without a server.
+ * wrote. The fast tests replay these real lines without a server. `syslog`
+ * plays the `e2e` scenario through a real rsyslogd (`capture_syslog.ts`).
  *
  * @module
  */
@@ -23,6 +24,7 @@ import {
   withMariaDb,
 } from "./mariadb.ts";
 import { playResolve, playScenario, playShapes } from "./scenario.ts";
+import { captureSyslog } from "./capture_syslog.ts";
 
 /** One kind of capture. */
 interface Capture {
@@ -153,9 +155,13 @@ function describe(options: ServerOptions): string {
 }
 
 const [kind = "e2e", outArg] = Deno.args;
+if (kind === "syslog") {
+  await captureSyslog(outArg);
+  Deno.exit(0);
+}
 const capture = CAPTURES[kind];
 if (!capture) {
-  console.error(`Unknown capture "${kind}": use ${Object.keys(CAPTURES).join(", ")}`);
+  console.error(`Unknown capture "${kind}": use ${Object.keys(CAPTURES).join(", ")}, syslog`);
   Deno.exit(2);
 }
 const out = outArg ?? join(FIXTURES, capture.dir);

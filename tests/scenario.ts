@@ -60,14 +60,20 @@ function pause(ms: number): Promise<void> {
 
 /**
  * Plays the scenario and returns every attempt, in order. Needs the plugin's
- * `QUERY` events for the size rotation (`rotateSize` of a few KiB).
+ * `QUERY` events for the size rotation (`rotateSize` of a few KiB). A server
+ * that logs to syslog rotates nothing itself: `rotate` is then called where
+ * the plugin rotates (on demand, and after the burst of queries that rotates
+ * by size), for logrotate to rotate the syslog files there.
  *
  * @example
  * ```ts
  * const attempts = await playScenario(server);
  * ```
  */
-export async function playScenario(server: MariaDb): Promise<Attempt[]> {
+export async function playScenario(
+  server: MariaDb,
+  options: { rotate?: () => Promise<void> } = {},
+): Promise<Attempt[]> {
   await rootSql(server, ACCOUNTS_SQL);
   const attempts: Attempt[] = [];
   await login(server, attempts, "app", "pw-local", "tcp");
@@ -87,6 +93,7 @@ export async function playScenario(server: MariaDb): Promise<Attempt[]> {
   await login(server, attempts, "carol", "pw-carol", "socket", TRICKY);
 
   await rootSql(server, "SET GLOBAL server_audit_file_rotate_now = ON;");
+  await options.rotate?.();
   await pause(1100);
 
   // A driver's change-user: a login of the new account, logged with an empty user.
@@ -131,6 +138,7 @@ export async function playScenario(server: MariaDb): Promise<Attempt[]> {
   // Enough query text to rotate by size.
   const burst = Array.from({ length: 120 }, (_, i) => `SELECT ${i}, 'filler, ${"x".repeat(150)}';`);
   await login(server, attempts, "svc.report-1", "pw-svc", "tcp2", burst.join("\n"));
+  await options.rotate?.();
   await login(server, attempts, "ops", "pw-ops", "socket");
   await login(server, attempts, "zoë", "pw-zoe", "tcp2");
   await login(server, attempts, "zoë", "bad", "tcp");
