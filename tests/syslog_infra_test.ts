@@ -10,28 +10,18 @@ import { deepStrictEqual as assertEquals, ok as assert } from "node:assert";
 import { gunzipSync } from "node:zlib";
 import { join } from "node:path";
 import { withTempDir } from "./helpers.ts";
+import { real } from "./real.ts";
 import {
   appendJournal,
-  HAVE_JOURNAL_REMOTE,
-  HAVE_JOURNALD,
   type JournalEntry,
   type JournalRecord,
   PLUGIN_IDENT,
   readJournal,
   withJournald,
 } from "./journal.ts";
-import {
-  type Attempt,
-  HAVE_MARIADB,
-  login,
-  type MariaDb,
-  rootSql,
-  withMariaDb,
-} from "./mariadb.ts";
+import { type Attempt, login, type MariaDb, rootSql, withMariaDb } from "./mariadb.ts";
 import {
   devLogWrap,
-  HAVE_LOGROTATE,
-  HAVE_RSYSLOG,
   logger,
   logrotate,
   type SyslogFormat,
@@ -40,32 +30,8 @@ import {
   withRsyslog,
 } from "./rsyslog.ts";
 
-const CI = Boolean(Deno.env.get("CI"));
 const ZONE = "Europe/Zurich";
 const HOST = Deno.hostname().split(".")[0];
-
-const PACKAGES: Record<string, [boolean, string]> = {
-  mariadb: [HAVE_MARIADB, "mariadb-server mariadb-client"],
-  rsyslog: [HAVE_RSYSLOG, "rsyslog"],
-  logrotate: [HAVE_LOGROTATE, "logrotate"],
-  journalRemote: [HAVE_JOURNAL_REMOTE, "systemd-journal-remote"],
-  journald: [HAVE_JOURNALD, "systemd"],
-};
-
-/** A test of real parts: skipped loudly without them, failing under CI (the helpers throw). */
-function real(name: string, needs: (keyof typeof PACKAGES)[], fn: () => Promise<void>): void {
-  const missing = needs.filter((n) => !PACKAGES[n][0]).map((n) => PACKAGES[n][1]);
-  if (missing.length && !CI) {
-    console.error(`\n*** SKIPPING "${name}": apt-get install ${missing.join(" ")} ***\n`);
-  }
-  Deno.test({
-    name,
-    ignore: missing.length > 0 && !CI,
-    sanitizeOps: false,
-    sanitizeResources: false,
-    fn,
-  });
-}
 
 /** A line of an rsyslog file: its stamp, host, tag and message (after one space). */
 interface SyslogLine {
