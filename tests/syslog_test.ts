@@ -29,6 +29,9 @@ import { formatChoice, formatOfFile } from "../lib/format/identify.ts";
 import { parseLine, syslogFormat, timestampReader } from "../lib/format/line.ts";
 import { lineFormat } from "../lib/format/line.ts";
 import { parseSyslogRecord, syslogWall } from "../lib/format/syslog.ts";
+import { loadConfig } from "../lib/config.ts";
+import { createLogger } from "../lib/log.ts";
+import { runTracking } from "../lib/track/run.ts";
 import { clockInstant, createLogClock } from "../lib/time/clock.ts";
 import { compileLayout } from "../lib/time/layout.ts";
 import { loadZone } from "../lib/time/zone.ts";
@@ -459,3 +462,26 @@ real(
     });
   },
 );
+
+Deno.test("capture: Workers on small ranges of syslog files give what one thread gives", async () => {
+  await withTempDir(async (dir) => {
+    for (const format of ["rfc3339", "traditional"]) {
+      const dumps: string[][][] = [];
+      for (const [workers, rangeBytes] of [["1", 1 << 20], ["4", 300]] as const) {
+        const logs = join(dir, `${format}-${workers}`);
+        await copyCaptured(format, logs);
+        const config = await writeConfig(logs, { AuditLogPath: logs, MaxWorkers: workers });
+        const warnings: string[] = [];
+        const log = createLogger("WARN", (l) => warnings.push(l));
+        const tuning = { parallelBytes: 0, rangeBytes, cores: 4 };
+        await runTracking({ config: await loadConfig(config), log, tuning });
+        assertEquals(warnings, []);
+        const db = join(logs, "audit.sqlite");
+        dumps.push(await sqlite3(db, "SELECT * FROM activity ORDER BY name, host;"));
+        const late = CAPTURE.attempts.map((a) => ({ ...a, after: a.after + 1000 }));
+        await compareActivity(db, late);
+      }
+      assertEquals(dumps[1], dumps[0], format);
+    }
+  });
+});
