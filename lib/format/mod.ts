@@ -5,13 +5,16 @@
  *   and the commas it holds);
  * - `operations.ts`: the connection operations, listed once;
  * - `record.ts`: one line parsed into its fields;
+ * - `syslog.ts`: audit events wrapped in syslog lines (rsyslog's RFC 3339
+ *   and traditional forms), and the traditional timestamp's year;
  * - `scan.ts`: the hot path, finding the lines that matter in a block
  *   without splitting the others;
- * - `identify.ts`: whether a file is an audit log, by its first line;
+ * - `identify.ts`: whether a file is an audit log, and in which form
+ *   (`AuditFormat`), by its first line;
  * - `account.ts`: account names (`user@host`): parsing, printing, map keys.
  *
- * A second line form (audit events wrapped in syslog lines) goes here: a new
- * kind of {@link LineFormat}, and its parsing beside `record.ts`.
+ * `line.ts` tells the plugin's own lines from syslog's ({@link parseLine},
+ * {@link timestampReader}); the scanner does the same for the lines it finds.
  *
  * @module
  */
@@ -22,3 +25,4 @@ export * from "./line.ts";
 export * from "./operations.ts";
 export * from "./record.ts";
 export * from "./scan.ts";
+export * from "./syslog.ts";

@@ -8,10 +8,9 @@
  *   cutting a file into ranges;
  * - `file.ts`: opening and streaming plain and gzip bytes, and
  *   {@link SourceError} with the kind of problem (one owner for how a
- *   file-system error is said).
- *
- * A new source of bytes (the systemd journal, say) goes here, beside
- * `source.ts`.
+ *   file-system error is said);
+ * - `journal.ts`: the systemd journal's entries of the plugin, through
+ *   `journalctl`, as blocks of syslog lines from a cursor on.
  *
  * @module
  */
@@ -19,4 +18,5 @@
 export * from "./discover.ts";
 export * from "./file.ts";
 export * from "./head.ts";
+export * from "./journal.ts";
 export * from "./source.ts";

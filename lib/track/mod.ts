@@ -11,6 +11,7 @@
  * - `losses.ts`: reading what older files still hold, and reporting what is gone;
  * - `watermark.ts`: the old tool's watermark row;
  * - `failures.ts`: files that could not be read;
+ * - `journal.ts`: reading the journal (`AuditSource = journal`) from its cursor;
  * - `metrics.ts`: the run's one metrics record, for every consumer.
  *
  * A new consumer of a run's figures (`--json`, a metrics file) takes
@@ -23,6 +24,7 @@ export * from "./aggregate.ts";
 export * from "./apply.ts";
 export * from "./checkpoints.ts";
 export * from "./failures.ts";
+export * from "./journal.ts";
 export * from "./losses.ts";
 export * from "./metrics.ts";
 export * from "./parallel.ts";
