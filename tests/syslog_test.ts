@@ -7,7 +7,7 @@
  * zone's known offsets; counts come from the captures' ledgers.
  */
 
-import { deepStrictEqual as assertEquals, ok as assert } from "node:assert";
+import { deepStrictEqual as assertEquals, ok as assert, throws as assertThrows } from "node:assert";
 import { join } from "node:path";
 import { gunzipSync, gzipSync } from "node:zlib";
 import { compareActivity } from "./attempts.ts";
@@ -29,7 +29,7 @@ import { formatChoice, formatOfFile } from "../lib/format/identify.ts";
 import { parseLine, syslogFormat, timestampReader } from "../lib/format/line.ts";
 import { lineFormat } from "../lib/format/line.ts";
 import { parseSyslogRecord, syslogWall } from "../lib/format/syslog.ts";
-import { loadConfig } from "../lib/config.ts";
+import { ConfigError, loadConfig, parseConfig } from "../lib/config.ts";
 import { createLogger } from "../lib/log.ts";
 import { runTracking } from "../lib/track/run.ts";
 import { clockInstant, createLogClock } from "../lib/time/clock.ts";
@@ -484,4 +484,24 @@ Deno.test("capture: Workers on small ranges of syslog files give what one thread
       assertEquals(dumps[1], dumps[0], format);
     }
   });
+});
+
+Deno.test("config: AuditFormat, AuditSource and the journal keys are checked, naming the key", () => {
+  const parse = (text: string) => parseConfig("c.ini", text);
+  const config = parse("");
+  assertEquals(
+    [config.auditFormat, config.syslogIdent, config.auditSource, config.journalctl],
+    ["auto", IDENT, "files", "journalctl"],
+  );
+  assertEquals(parse("AuditFormat = Syslog\n").auditFormat, "syslog");
+  for (
+    const [text, key] of [
+      ["AuditFormat = rsyslog\n", "AuditFormat"],
+      ["AuditSource = journald\n", "AuditSource"],
+      ["SyslogIdent =\n", "SyslogIdent"],
+      ["JournalFile = /a.journal\nJournalDirectory = /var/log/journal\n", "JournalDirectory"],
+    ]
+  ) {
+    assertThrows(() => parse(text), (e: unknown) => e instanceof ConfigError && e.key === key);
+  }
 });

@@ -46,6 +46,9 @@ export interface JournalRead {
   gap?: { first: string; missing: boolean };
 }
 
+/** The fields read of each entry (`__CURSOR` and the journal's own times always come too). */
+const FIELDS = "MESSAGE,_SOURCE_REALTIME_TIMESTAMP,_HOSTNAME,SYSLOG_IDENTIFIER";
+
 /** A block is handed on once its lines hold this many bytes. */
 const BLOCK_BYTES = 64 << 10;
 
@@ -121,7 +124,7 @@ export async function readJournal(
   onBlock: (block: string, cursor: string) => void,
 ): Promise<JournalRead> {
   const name = journalName(source);
-  const args = ["-o", "json", "--all", "--no-pager", "-q"];
+  const args = ["-o", "json", "--all", "--no-pager", "-q", `--output-fields=${FIELDS}`];
   if (source.file) args.push("--file", source.file);
   if (source.directory) args.push("--directory", source.directory);
   if (source.cursor) args.push("--cursor", source.cursor);

@@ -8,12 +8,11 @@
  * @module
  */
 
-import { syslogFormat } from "../format/line.ts";
+import { syslogFormat, timestampReader } from "../format/line.ts";
 import { scanBlock } from "../format/scan.ts";
 import { SourceError } from "../input/file.ts";
 import { journalName, type JournalSource, readJournal } from "../input/journal.ts";
 import { clockInstant, createLogClock } from "../time/clock.ts";
-import { timestampReader } from "../format/line.ts";
 import { applyRecord } from "./aggregate.ts";
 import type { Reading } from "./apply.ts";
 import type { Failures } from "./failures.ts";
