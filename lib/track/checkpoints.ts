@@ -179,7 +179,8 @@ export type PassReason =
   | "empty"
   | "no complete first line"
   | "looks like syslog output"
-  | "not an audit log";
+  | "not an audit log"
+  | "a copy of another audit file";
 
 /** A listed file that is no audit log (yet). */
 export interface PassedOver {
@@ -227,10 +228,19 @@ function passReason(head: Head, fp: string | undefined): PassReason {
   return fp === undefined ? "no complete first line" : "not an audit log";
 }
 
+/** Whether `file` is the one a stored checkpoint followed (its device and inode). */
+function followed(book: CheckpointBook, fp: string, file: Candidate): boolean {
+  const stored = book.stored.find((c) => c.fingerprint === fp);
+  return stored !== undefined && stored.dev === file.dev && stored.ino === file.ino;
+}
+
 /**
  * Records a file in the book (found, and its checkpoint as it stands) and
  * says which of its bytes to read; a {@link PassedOver} when it is no audit
- * log, or has no complete first line yet.
+ * log, has no complete first line yet, or is a copy of a file looked at
+ * before in this run. The file a checkpoint followed takes its checkpoint
+ * back from such a copy: a read made for the copy is then stale (its
+ * checkpoint is no longer the book's).
  *
  * @example
  * ```ts
@@ -260,9 +270,17 @@ export async function checkIn(
     log.log("DEBUG", `passed over: ${reason}`, { file: file.path });
     return { file, reason };
   }
-  book.seen.add(fp);
   const known = book.current.get(fp);
   let offset = known?.offset ?? 0;
+  const mine = followed(book, fp, file);
+  // Two files with one first line: one is a copy (`cp -p`, copytruncate before the
+  // truncation), and so is another inode shorter than what was read. The one the
+  // checkpoint followed is read; a copy would count twice.
+  if (!mine && (book.seen.has(fp) || (known && !head.gzip && file.size < offset))) {
+    log.log("DEBUG", "passed over: a copy of another audit file", { file: file.path });
+    return { file, reason: "a copy of another audit file" };
+  }
+  book.seen.add(fp);
   if (known && !head.gzip && file.size < offset) {
     log.log("WARN", "file is shorter than what was read: reading it from the start", {
       file: file.path,

@@ -142,6 +142,11 @@ export async function readFiles(
       recordFailure(failures, file, e, reading.log);
     }
   }
+  // A copy checked in before the file its checkpoint followed gave the checkpoint back.
+  for (const read of reads.filter((r) => book.current.get(r.fp) !== r.checkpoint)) {
+    reads.splice(reads.indexOf(read), 1);
+    passedOver.push({ file: read.file, reason: "a copy of another audit file" });
+  }
   const parallel = scansInParallel(reads, workers, tuning);
   if (parallel) {
     for (const read of reads.filter((r) => r.ranges.length === 1 && !r.ranges[0].gzip)) {
