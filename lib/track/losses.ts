@@ -78,7 +78,8 @@ function minutes(ms: number): number {
 
 /** Whether a stored checkpoint is that of a file that failed this run (it is there). */
 function isFailed(c: Checkpoint, failures: Failures): boolean {
-  return failures.files.some((f) => f.path === c.path || (f.dev === c.dev && f.ino === c.ino));
+  return failures.errors.some((e) => e.path === c.path) ||
+    failures.files.some((f) => f.path === c.path || (f.dev === c.dev && f.ino === c.ino));
 }
 
 /**
