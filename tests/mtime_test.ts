@@ -8,6 +8,7 @@
 import { deepStrictEqual as assertEquals, ok as assert } from "node:assert";
 import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
+import { inScope, sortOldestFirst } from "../lib/input/discover.ts";
 import {
   AS_UNPRIVILEGED,
   countsByAccount,
@@ -203,4 +204,38 @@ Deno.test({
       );
     });
   },
+});
+
+Deno.test("sortOldestFirst() orders a chain by its names, whatever the mtimes; inScope() is what a listing looks at", () => {
+  const c = (path: string, mtimeMs: number) => ({ path, size: 1, mtimeMs, dev: 1, ino: 1 });
+  const files = [
+    c("/d/server_audit.log", 1),
+    c("/d/server_audit.log.10", 9),
+    c("/d/server_audit.log.2.gz", 5),
+    c("/d/server_audit.log.1", 7),
+    c("/e/a.log-20241015", 1),
+    c("/e/a.log", 0),
+    c("/e/a.log-20241014.gz", 3),
+  ];
+  assertEquals(sortOldestFirst(files).map((f) => f.path), [
+    "/d/server_audit.log.10",
+    "/d/server_audit.log.2.gz",
+    "/d/server_audit.log.1",
+    "/d/server_audit.log",
+    "/e/a.log-20241014.gz",
+    "/e/a.log-20241015",
+    "/e/a.log",
+  ]);
+  const dir = { path: "/d", name: "server_audit.log", recursive: false, exclude: [] };
+  assertEquals(
+    ["/d/server_audit.log.3", "/d/x.log", "/d/sub/server_audit.log", "/e/server_audit.log"]
+      .map((p) => inScope(dir, p)),
+    [true, false, false, false],
+  );
+  const glob = { path: "/d/*/server_audit.log*", recursive: false, exclude: [] };
+  assertEquals(
+    ["/d/a/server_audit.log.1", "/d/server_audit.log", "/d/a/b/server_audit.log"]
+      .map((p) => inScope(glob, p)),
+    [true, false, false],
+  );
 });

@@ -272,11 +272,11 @@ export async function checkIn(
   }
   const known = book.current.get(fp);
   let offset = known?.offset ?? 0;
-  const mine = followed(book, fp, file);
   // Two files with one first line: one is a copy (`cp -p`, copytruncate before the
   // truncation), and so is another inode shorter than what was read. The one the
   // checkpoint followed is read; a copy would count twice.
-  if (!mine && (book.seen.has(fp) || (known && !head.gzip && file.size < offset))) {
+  const copyLike = book.seen.has(fp) || (known && !head.gzip && file.size < offset);
+  if (copyLike && !followed(book, fp, file)) {
     log.log("DEBUG", "passed over: a copy of another audit file", { file: file.path });
     return { file, reason: "a copy of another audit file" };
   }
