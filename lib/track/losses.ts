@@ -158,6 +158,11 @@ function sayRotationRate(options: LossOptions, gone: Checkpoint[], lost: boolean
     lost
       ? `${what}: the cron interval is too long for the audit plugin's rotation settings`
       : `${what}: one more rotation between runs would lose events; run conntracker more often`,
-    { rotated_away: gone.length, appeared, kept: present.length, minutes_since_last_run: since },
+    {
+      rotated_away: gone.length,
+      appeared,
+      kept: present.filter((p) => chains.has(chainOf(p.file.path))).length,
+      minutes_since_last_run: since,
+    },
   );
 }
