@@ -217,3 +217,32 @@ Deno.test("concurrency: runs started at once count every line once", async () =>
     assertEquals(await sqlite3(db, "PRAGMA integrity_check;"), [["ok"]]);
   });
 });
+
+Deno.test("checkpoints: rotated files deleted after they were read are no loss; when the file written at the last run is the oldest left, a WARN says the interval is nearly too long", async () => {
+  await withTempDir(async (dir) => {
+    const { log, db, run } = await setup(dir, { LogLevel: "WARN" });
+    const a = lines(5), b = lines(5, 5), c = lines(5, 10), d = lines(5, 15), e = lines(5, 20);
+    await Deno.writeTextFile(`${log}.2`, a);
+    await Deno.writeTextFile(`${log}.1`, b);
+    await Deno.writeTextFile(log, c);
+    assertEquals((await run()).stderr, "");
+    // Two rotations of a plugin keeping two rotated files: a and b deleted, c now the oldest.
+    const rotate = async (next: string) => {
+      await Deno.remove(`${log}.2`);
+      await Deno.rename(`${log}.1`, `${log}.2`);
+      await Deno.rename(log, `${log}.1`);
+      await Deno.writeTextFile(log, next);
+    };
+    await rotate(d);
+    await rotate(e);
+    const r = await run(0);
+    assert(
+      /level=WARN msg="2 audit files rotated away and 2 appeared since the last run [\d.]+ minutes ago: one more rotation between runs would lose events; run conntracker more often" rotated_away=2 appeared=2 kept=3 /
+        .test(r.stderr),
+      r.stderr,
+    );
+    assertEquals(r.stderr.trim().split("\n").length, 1);
+    assertEquals(await sqlite3(db, "SELECT count(*) FROM losses;"), [["0"]]);
+    assertEquals(await countsByAccount(db), referenceCounts(a + b + c + d + e));
+  });
+});
