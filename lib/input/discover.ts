@@ -127,7 +127,9 @@ export function rotationBase(name: string): string {
  * ```
  */
 export function chainOf(path: string): string {
-  return join(dirname(path), rotationBase(basename(path)));
+  // String operations, not node:path: a run calls this for every file listed.
+  const slash = path.lastIndexOf("/") + 1;
+  return path.slice(0, slash) + rotationBase(path.slice(slash));
 }
 
 /**
