@@ -6,8 +6,10 @@
  *
  * Commands: `run` (the default) and `report`.
  *
- * Exit codes: 0 success, 1 runtime failure, 2 usage or config error, 3 audit
- * events were lost to rotation before they could be read, 4 another run held
+ * Exit codes: 0 success (also when no file is an audit log: that is said on
+ * stderr), 1 runtime failure (`AuditLogPath` does not exist, a file or the
+ * database cannot be read or written), 2 usage or config error, 3 audit events
+ * may have been lost to rotation before they could be read, 4 another run held
  * the database past `LockTimeout`.
  *
  * @module

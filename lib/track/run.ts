@@ -1,16 +1,17 @@
 /**
- * One tracking run: discover files → read the new bytes of those newer than
- * the watermark → recover what older files still hold unread → one SQLite
- * transaction with the activity, the checkpoints, the watermark and the
- * run's metrics, so that a run that fails or is killed leaves the database
- * as it was.
+ * One tracking run: discover files → skip those unchanged since they were
+ * read (one `stat` each) → read the new bytes of the others → settle which
+ * files may still be written → find what rotation removed → one SQLite
+ * transaction with the activity, the checkpoints, the watermark, the notices
+ * and the run's metrics, so that a run that fails or is killed leaves the
+ * database as it was.
  *
  * @module
  */
 
 import type { Config } from "../config.ts";
 import { lineFormat } from "../format/line.ts";
-import { type Candidate, databaseFiles, discoverFiles } from "../input/discover.ts";
+import { databaseFiles, discoverFiles, type DiscoverOptions, inScope } from "../input/discover.ts";
 import type { Logger } from "../log.ts";
 import { openStore } from "../store/database.ts";
 import { readState, writeRun } from "../store/run_writes.ts";
@@ -19,9 +20,10 @@ import { createTally, type Tally } from "./aggregate.ts";
 import { createReading, type Reading } from "./apply.ts";
 import { createCheckpointBook, type FileRead } from "./checkpoints.ts";
 import type { Failures } from "./failures.ts";
-import { type Loss, recoverLosses } from "./losses.ts";
+import { detectLosses, type Loss } from "./losses.ts";
 import { metricsAttrs, type RunMetrics } from "./metrics.ts";
-import { readFiles, type ScanTuning, TUNING } from "./schedule.ts";
+import { lookAtFiles, type ScanTuning, TUNING } from "./schedule.ts";
+import { NO_AUDIT_LOG, type Notice, noticeNoAuditLog } from "./notices.ts";
 import { nextWatermark } from "./watermark.ts";
 
 /** What a run did. */
@@ -96,42 +98,58 @@ export async function runTracking(options: RunOptions): Promise<RunSummary> {
   try {
     beginRun(store);
     const state = readState(store);
-    const { files, errors: listErrors } = await discoverFiles({
+    const discover: DiscoverOptions = {
       path: config.auditLogPath,
       name: config.auditLogFile,
       recursive: config.auditLogRecursive,
       exclude: databaseFiles(config.sqlitePath),
-    });
+    };
+    const { files, errors: listErrors } = await discoverFiles(discover);
     for (const e of listErrors) log.log("ERROR", `audit file ${e.message}`, { file: e.path });
     const tally = createTally(state.pending);
-    const reading = createReading({
-      tally,
-      format: lineFormat(config.timeFormatAudit),
-      zone: config.timeLocation,
-      log,
-    });
+    const format = lineFormat(config.timeFormatAudit);
+    const zone = config.timeLocation;
+    const reading = createReading({ tally, format, zone, log });
     const book = createCheckpointBook(state.checkpoints, startedMs);
     const failures: Failures = {
       errors: listErrors.map((e) => ({ path: e.path, message: e.message })),
-      failedMtimes: [],
+      files: [],
+      vanishedMidRun: false,
     };
-    const read = (some: Candidate[]) =>
-      readFiles(some, { reading, book, failures, maxWorkers: config.maxWorkers, tuning });
-    const watermark = state.watermarkMs ?? -Infinity;
-    const skipped: Candidate[] = [];
-    const recent: Candidate[] = [];
-    for (const file of files) (file.mtimeMs > watermark ? recent : skipped).push(file);
-    const reads = await read(recent);
-    const losses = await recoverLosses({
+    // Right after an old tool's database is migrated (no run of ours yet), the files not
+    // newer than its watermark are those it read.
+    const oldToolMs = state.lastRunMs === undefined ? state.watermarkMs : undefined;
+    const { present, reads, passedOver } = await lookAtFiles(files, {
+      reading,
       book,
-      skipped,
-      read: async (file) => {
-        const done = await read([file]);
-        reads.push(...done);
-        return done;
-      },
+      failures,
+      maxWorkers: config.maxWorkers,
+      tuning,
+      readBefore: oldToolMs === undefined ? undefined : (file) => file.mtimeMs <= oldToolMs,
+    });
+    const losses = await detectLosses({
+      book,
+      present,
+      inScope: (path) => inScope(discover, path),
+      failures,
+      lastRunMs: state.lastRunMs,
+      format,
+      zone,
       log,
     });
+    const notices: Notice[] = state.notices.filter((n) => n.kind !== NO_AUDIT_LOG);
+    if (present.length === 0) {
+      notices.push(noticeNoAuditLog({
+        path: config.auditLogPath,
+        name: config.auditLogFile,
+        listed: files.length,
+        passedOver,
+        failures,
+        stored: state.notices.find((n) => n.kind === NO_AUDIT_LOG),
+        nowMs: startedMs,
+        log,
+      }));
+    }
     const metrics = buildMetrics({
       startedMs,
       finishedMs: now(),
@@ -148,11 +166,12 @@ export async function runTracking(options: RunOptions): Promise<RunSummary> {
       checkpoints: [...book.changed.values()],
       losses,
       watermarkMs: nextWatermark({
-        handledMtimes: reads.map((r) => r.file.mtimeMs),
-        failedMtimes: failures.failedMtimes,
+        handledMtimes: present.filter((p) => !p.failed).map((p) => p.file.mtimeMs),
+        failedMtimes: failures.files.map((f) => f.mtimeMs),
         previous: state.watermarkMs,
       }),
       metrics,
+      notices,
     });
     commitRun(store);
     log.log("INFO", "run finished", metricsAttrs(metrics));
