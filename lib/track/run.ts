@@ -8,20 +8,21 @@
  * @module
  */
 
+import { existsSync } from "node:fs";
 import type { Config } from "../config.ts";
 import { lineFormat } from "../format/line.ts";
 import { type Candidate, databaseFiles, discoverFiles } from "../input/discover.ts";
 import type { Logger } from "../log.ts";
-import { openStore } from "../store/database.ts";
+import { guard, openStore, type Store } from "../store/database.ts";
 import { readState, writeRun } from "../store/run_writes.ts";
 import { beginRun, commitRun, rollbackRun } from "../store/schema.ts";
-import { createTally, type Tally } from "./aggregate.ts";
+import { type Activity, createTally, type Tally } from "./aggregate.ts";
 import { createReading, type Reading } from "./apply.ts";
 import { createCheckpointBook, type FileRead } from "./checkpoints.ts";
 import type { Failures } from "./failures.ts";
 import { type Loss, recoverLosses } from "./losses.ts";
-import { metricsAttrs, type RunMetrics } from "./metrics.ts";
-import { readFiles, type ScanTuning, TUNING } from "./schedule.ts";
+import { type FileOutcome, metricsAttrs, type RunMetrics } from "./metrics.ts";
+import { readFiles, type ReadProgress, type ScanTuning, TUNING } from "./schedule.ts";
 import { nextWatermark } from "./watermark.ts";
 
 /** What a run did. */
@@ -40,17 +41,26 @@ export interface RunOptions {
   tuning?: ScanTuning;
   /** The clock, epoch milliseconds (default `Date.now`). */
   now?: () => number;
+  /** Read and count, then roll back: the database is left as it was (not created if missing). */
+  dryRun?: boolean;
+  /** Told how far reading the files newer than the watermark is. */
+  onProgress?: (progress: ReadProgress) => void;
 }
 
 /** The metrics record of a run, built once from what its parts counted. */
 function buildMetrics(parts: {
   startedMs: number;
   finishedMs: number;
+  files: FileOutcome[];
   reads: FileRead[];
   tally: Tally;
   reading: Reading;
   losses: Loss[];
   failures: Failures;
+  /** Accounts in the database before the run, and how many of those with activity it held. */
+  accounts: { total: number; known: number };
+  watermark: { before?: number; after?: number };
+  dryRun: boolean;
 }): RunMetrics {
   const withBytes = parts.reads.filter((r) => r.ranges.length > 0);
   const { counts } = parts.tally;
@@ -71,7 +81,54 @@ function buildMetrics(parts: {
     rescans: parts.reading.rescans,
     losses: parts.losses.length,
     errors: parts.failures.errors.length,
+    files: parts.files,
+    accountsInserted: parts.tally.accounts.size - parts.accounts.known,
+    accountsUpdated: parts.accounts.known,
+    accountsTotal: parts.accounts.total + parts.tally.accounts.size - parts.accounts.known,
+    watermarkBeforeMs: parts.watermark.before,
+    watermarkAfterMs: parts.watermark.after,
+    dryRun: parts.dryRun,
   };
+}
+
+/** Every file listed, read or passed over, and why. */
+function fileOutcomes(
+  files: Candidate[],
+  skipped: Candidate[],
+  reads: FileRead[],
+  failures: Failures,
+): FileOutcome[] {
+  const read = new Map(reads.map((r) => [r.file.path, r]));
+  const failed = new Set(failures.errors.map((e) => e.path));
+  return files.map((file): FileOutcome => {
+    const r = read.get(file.path);
+    if (r && r.ranges.length > 0) return { path: file.path, bytes: r.bytesRead };
+    const passed = failed.has(file.path)
+      ? "unreadable"
+      : r
+      ? "nothing new"
+      : skipped.includes(file)
+      ? "older than the watermark"
+      : "not an audit log or no complete first line";
+    return { path: file.path, bytes: 0, passed };
+  });
+}
+
+/** Accounts in `activity`, and how many of `accounts` it holds. */
+function countAccounts(
+  store: Store,
+  accounts: Iterable<Activity>,
+): { total: number; known: number } {
+  return guard(store.path, () => {
+    const { db } = store;
+    const total = Number(
+      (db.prepare("SELECT count(*) AS n FROM activity").get() as { n: number }).n,
+    );
+    const has = db.prepare("SELECT 1 FROM activity WHERE name = ? AND host = ?");
+    let known = 0;
+    for (const a of accounts) if (has.get(a.user, a.host)) known++;
+    return { total, known };
+  });
 }
 
 /**
@@ -89,10 +146,11 @@ function buildMetrics(parts: {
  * database cannot be used (both from their stages); the database is then left as it was.
  */
 export async function runTracking(options: RunOptions): Promise<RunSummary> {
-  const { config, log, tuning = TUNING, now = Date.now } = options;
+  const { config, log, tuning = TUNING, now = Date.now, dryRun = false } = options;
   const startedMs = now();
   const times = { layout: config.timeFormatDb, zone: config.timeLocation };
-  const store = openStore(config.sqlitePath, { lockTimeoutMs: config.lockTimeoutMs, times });
+  const path = dryRun && !existsSync(config.sqlitePath) ? ":memory:" : config.sqlitePath;
+  const store = openStore(path, { lockTimeoutMs: config.lockTimeoutMs, times });
   try {
     beginRun(store);
     const state = readState(store);
@@ -121,7 +179,14 @@ export async function runTracking(options: RunOptions): Promise<RunSummary> {
     const skipped: Candidate[] = [];
     const recent: Candidate[] = [];
     for (const file of files) (file.mtimeMs > watermark ? recent : skipped).push(file);
-    const reads = await read(recent);
+    const reads = await readFiles(recent, {
+      reading,
+      book,
+      failures,
+      maxWorkers: config.maxWorkers,
+      tuning,
+      onProgress: options.onProgress,
+    });
     const losses = await recoverLosses({
       book,
       skipped,
@@ -132,14 +197,23 @@ export async function runTracking(options: RunOptions): Promise<RunSummary> {
       },
       log,
     });
+    const watermarkMs = nextWatermark({
+      handledMtimes: reads.map((r) => r.file.mtimeMs),
+      failedMtimes: failures.failedMtimes,
+      previous: state.watermarkMs,
+    });
     const metrics = buildMetrics({
       startedMs,
       finishedMs: now(),
+      files: fileOutcomes(files, skipped, reads, failures),
       reads,
       tally,
       reading,
       losses,
       failures,
+      accounts: countAccounts(store, tally.accounts.values()),
+      watermark: { before: state.watermarkMs, after: watermarkMs ?? state.watermarkMs },
+      dryRun,
     });
     writeRun(store, {
       accounts: [...tally.accounts.values()],
@@ -147,14 +221,11 @@ export async function runTracking(options: RunOptions): Promise<RunSummary> {
       pending: [...tally.pending.values()],
       checkpoints: [...book.changed.values()],
       losses,
-      watermarkMs: nextWatermark({
-        handledMtimes: reads.map((r) => r.file.mtimeMs),
-        failedMtimes: failures.failedMtimes,
-        previous: state.watermarkMs,
-      }),
+      watermarkMs,
       metrics,
     });
-    commitRun(store);
+    if (dryRun) rollbackRun(store);
+    else commitRun(store);
     log.log("INFO", "run finished", metricsAttrs(metrics));
     return { metrics, losses, errors: failures.errors };
   } catch (e) {
