@@ -4,11 +4,11 @@
  * arguments, hands them to `lib/track` (`run`) or `lib/report` (`report`),
  * and maps error classes to exit codes through one table.
  *
- * Commands: `run` (the default) and `report`.
+ * Commands: `run` (the default), `report` and `check`.
  *
  * Exit codes: 0 success, 1 runtime failure, 2 usage or config error, 3 audit
  * events were lost to rotation before they could be read, 4 another run held
- * the database past `LockTimeout`.
+ * the database past `LockTimeout`, 5 `check` found an error in the setup.
  *
  * @module
  */
@@ -17,7 +17,10 @@ import { Command, CommanderError } from "commander";
 import denoJson from "./deno.json" with { type: "json" };
 import { ConfigError, configPath, loadConfig } from "./lib/config.ts";
 import { DiscoveryError } from "./lib/input/mod.ts";
-import { type Attrs, createLogger, formatRecord } from "./lib/log.ts";
+import { type Attrs, createLogger, formatRecord, shiftLevel } from "./lib/log.ts";
+import { runJson } from "./lib/output/json.ts";
+import { MetricsFileError, writeMetricsFile } from "./lib/output/metrics_file.ts";
+import { createProgressBar } from "./lib/output/progress.ts";
 import {
   AccountListError,
   DurationError,
@@ -30,7 +33,7 @@ import { runTracking } from "./lib/track/mod.ts";
 import { UsageError } from "./lib/usage.ts";
 
 /** The exit codes, as documented in the README. */
-export const EXIT = { ok: 0, failure: 1, usage: 2, lost: 3, locked: 4 } as const;
+export const EXIT = { ok: 0, failure: 1, usage: 2, lost: 3, locked: 4, check: 5 } as const;
 
 /** This build's version. */
 export const VERSION: string = denoJson.version;
@@ -60,6 +63,7 @@ const EXIT_RULES: ExitRule[] = [
   rule(UsageError, EXIT.usage),
   rule(DurationError, EXIT.usage),
   rule(ServerError, EXIT.failure),
+  rule(MetricsFileError, EXIT.failure, (e) => ({ file: e.path })),
 ];
 
 /** Maps an error to its exit code, after writing one line about it on stderr. */
@@ -79,12 +83,57 @@ function exitCodeOf(e: unknown): number {
   return EXIT.failure;
 }
 
-async function run(options: { config?: string }): Promise<number> {
+/** The options of `run`. */
+interface RunCommandOptions {
+  config?: string;
+  dryRun?: boolean;
+  json?: boolean;
+  /** How many times `-v` and `-q` were given. */
+  verbose: number;
+  quiet: number;
+}
+
+async function run(options: RunCommandOptions): Promise<number> {
   const config = await loadConfig(configPath(options.config, Deno.env.toObject()));
-  const summary = await runTracking({ config, log: createLogger(config.logLevel) });
-  if (summary.losses.length > 0) return EXIT.lost;
-  if (summary.errors.length > 0) return EXIT.failure;
-  return EXIT.ok;
+  const level = shiftLevel(config.logLevel, options.quiet - options.verbose);
+  const bar = createProgressBar();
+  const dryRun = options.dryRun ?? false;
+  let code: number;
+  try {
+    const summary = await runTracking({
+      config,
+      log: createLogger(level),
+      dryRun,
+      onProgress: (p) => bar.update(p),
+    });
+    bar.stop();
+    code = summary.losses.length > 0
+      ? EXIT.lost
+      : summary.errors.length > 0
+      ? EXIT.failure
+      : EXIT.ok;
+    if (options.json) console.log(JSON.stringify(runJson(summary)));
+    if (config.metricsFile && !dryRun) {
+      await writeMetricsFile(config.metricsFile, {
+        finishedMs: summary.metrics.finishedMs,
+        success: code === EXIT.ok,
+        metrics: summary.metrics,
+      });
+    }
+  } catch (e) {
+    bar.stop();
+    if (config.metricsFile && !dryRun && !(e instanceof MetricsFileError)) {
+      await writeMetricsFile(config.metricsFile, { finishedMs: Date.now(), success: false })
+        .catch((w) => exitCodeOf(w));
+    }
+    throw e;
+  }
+  return code;
+}
+
+/** Counts a repeated flag (`-vv`). */
+function count(_value: string, previous: number): number {
+  return previous + 1;
 }
 
 /**
@@ -112,8 +161,12 @@ export async function main(args: string[]): Promise<number> {
     .description(
       "read new audit log lines and update the database (the default; silent on success)",
     )
-    .action(async () => {
-      code = await run(program.opts());
+    .option("--dry-run", "read and count, but leave the database exactly as it was")
+    .option("--json", "print the run as one JSON object on stdout")
+    .option("-v, --verbose", "log more than LogLevel (-v: one level, -vv: two)", count, 0)
+    .option("-q, --quiet", "log less than LogLevel (down to ERROR)", count, 0)
+    .action(async (options: Omit<RunCommandOptions, "config">) => {
+      code = await run({ ...options, config: program.opts().config });
     });
   program.command("report")
     .description(
