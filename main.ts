@@ -15,6 +15,7 @@
 
 import { Command, CommanderError } from "commander";
 import denoJson from "./deno.json" with { type: "json" };
+import { formatFindings, parseTimeSpan, runCheck, TimeSpanError } from "./lib/check/mod.ts";
 import { ConfigError, configPath, loadConfig } from "./lib/config.ts";
 import { DiscoveryError } from "./lib/input/mod.ts";
 import { type Attrs, createLogger, formatRecord, shiftLevel } from "./lib/log.ts";
@@ -62,6 +63,7 @@ const EXIT_RULES: ExitRule[] = [
   rule(AccountListError, EXIT.usage, (e) => ({ file: e.source })),
   rule(UsageError, EXIT.usage),
   rule(DurationError, EXIT.usage),
+  rule(TimeSpanError, EXIT.usage),
   rule(ServerError, EXIT.failure),
   rule(MetricsFileError, EXIT.failure, (e) => ({ file: e.path })),
 ];
@@ -131,6 +133,29 @@ async function run(options: RunCommandOptions): Promise<number> {
   return code;
 }
 
+/** The options of `check`. */
+interface CheckCommandOptions {
+  config?: string;
+  format: string;
+  interval?: string;
+}
+
+async function check(options: CheckCommandOptions): Promise<number> {
+  if (options.format !== "table" && options.format !== "json") {
+    throw new UsageError(`Invalid --format "${options.format}": expected table or json`);
+  }
+  const config = await loadConfig(configPath(options.config, Deno.env.toObject()));
+  const findings = await runCheck({
+    config,
+    intervalMs: options.interval === undefined ? undefined : parseTimeSpan(options.interval),
+  });
+  const out = options.format === "json"
+    ? JSON.stringify(findings, null, 2) + "\n"
+    : formatFindings(findings);
+  await Deno.stdout.write(new TextEncoder().encode(out));
+  return findings.some((f) => f.severity === "error") ? EXIT.check : EXIT.ok;
+}
+
 /** Counts a repeated flag (`-vv`). */
 function count(_value: string, previous: number): number {
   return previous + 1;
@@ -190,6 +215,19 @@ export async function main(args: string[]): Promise<number> {
     .action(async (options: Omit<ReportOptions, "config">) => {
       await report({ ...options, config: program.opts().config });
       code = EXIT.ok;
+    });
+  program.command("check")
+    .description(
+      "inspect the setup (audit plugin, rotation, logrotate, zone, files, database, last run): " +
+        "one line per finding; exit 5 on an error",
+    )
+    .option("--format <format>", "table or json", "table")
+    .option(
+      "--interval <span>",
+      "how often conntracker runs (5min, 1h), when no systemd timer or cron entry tells",
+    )
+    .action(async (options: Omit<CheckCommandOptions, "config">) => {
+      code = await check({ ...options, config: program.opts().config });
     });
   program.command("version")
     .description("print the version")
