@@ -6,13 +6,33 @@
  * systemd, cron) are a temp root.
  */
 
-import { deepStrictEqual as assertEquals, ok as assert } from "node:assert";
+import { deepStrictEqual as assertEquals, ok as assert, throws } from "node:assert";
 import { dirname, join } from "node:path";
+import { databaseFindings } from "../lib/check/database.ts";
+import {
+  calendarToCron,
+  cronInterval,
+  findInterval,
+  parseTimeSpan,
+  TimeSpanError,
+} from "../lib/check/interval.ts";
+import { lastRunFindings, readRunHistory } from "../lib/check/last_run.ts";
+import { logrotateFindings, parseLogrotate, readLogrotate } from "../lib/check/logrotate.ts";
 import { type Finding, runCheck } from "../lib/check/mod.ts";
+import { formatSpan, growthRate, rotationFindings } from "../lib/check/rotation.ts";
 import { loadConfig } from "../lib/config.ts";
 import { client, HAVE_MARIADB, type MariaDb, rootSql, withMariaDb } from "./mariadb.ts";
 import { HAVE_LOGROTATE } from "./rsyslog.ts";
-import { runCli, withTempDir, writeConfig } from "./helpers.ts";
+import {
+  AS_UNPRIVILEGED,
+  copyAuditFiles,
+  FILES_10_11,
+  ROOT,
+  runCli,
+  sqlite3,
+  withTempDir,
+  writeConfig,
+} from "./helpers.ts";
 
 const CI = Boolean(Deno.env.get("CI"));
 const CAN = HAVE_MARIADB && HAVE_LOGROTATE;
@@ -200,3 +220,321 @@ e2e(
     });
   },
 );
+
+e2e(
+  "check: the plugin's settings, the zone and the rotation, asked from a real server",
+  async () => {
+    await withTempDir(async (dir) => {
+      const root = join(dir, "root");
+      await Deno.mkdir(join(root, "etc", "cron.d"), { recursive: true });
+      await Deno.writeTextFile(
+        join(root, "etc", "cron.d", "conntracker"),
+        "MAILTO=root\n* * * * * conntracker /usr/bin/conntracker\n",
+      );
+      await withMariaDb(
+        { events: "CONNECT,QUERY", rotateSize: 4096, rotations: 3 },
+        async (server) => {
+          // About 40 KB of QUERY lines within a second or two: the 3 rotations of 4 KB last
+          // well under the minute between runs that the cron file says.
+          await rootSql(server, "SELECT 'x';\n".repeat(400));
+          const zurich = await checkConfig(dir, server);
+          let findings = await runCheck({ config: zurich, root });
+          assert(
+            having(findings, "zone", "ok", "as TimeLocation = Europe/Zurich").length,
+            show(findings),
+          );
+          assert(
+            having(findings, "schedule", "ok", "every 1m (/etc/cron.d/conntracker)").length,
+            show(findings),
+          );
+          assert(
+            having(findings, "rotation", "error", "less than the 1m between runs").length,
+            show(findings),
+          );
+          assert(
+            having(findings, "plugin", "ok", "among the files AuditLogPath finds").length,
+            show(findings),
+          );
+
+          // The server runs in Europe/Zurich (UTC+1 in winter, +2 in summer): UTC is wrong.
+          const utc = await checkConfig(dir, server, { TimeLocation: "UTC" });
+          findings = await runCheck({ config: utc, root });
+          assert(
+            having(findings, "zone", "error", "TimeLocation = UTC is UTC+00:00").length,
+            show(findings),
+          );
+
+          await rootSql(server, "SET GLOBAL server_audit_events = 'QUERY'");
+          findings = await runCheck({ config: zurich, root });
+          assert(having(findings, "plugin", "error", "leaves out CONNECT").length, show(findings));
+          await rootSql(server, "SET GLOBAL server_audit_events = 'CONNECT'");
+
+          await rootSql(server, "SET GLOBAL server_audit_logging = OFF");
+          findings = await runCheck({ config: zurich, root });
+          assert(
+            having(findings, "plugin", "error", "server_audit_logging is OFF").length,
+            show(findings),
+          );
+          await rootSql(server, "SET GLOBAL server_audit_logging = ON");
+
+          const elsewhere = await checkConfig(dir, server, { AuditLogPath: root });
+          findings = await runCheck({ config: elsewhere, root });
+          assert(having(findings, "plugin", "error", "do not find").length, show(findings));
+        },
+      );
+    });
+  },
+);
+
+Deno.test("check: no server to ask, and audit files this user cannot read, are errors (exit 5)", async () => {
+  await withTempDir(async (dir) => {
+    const logs = join(dir, "logs");
+    await Deno.mkdir(logs);
+    await Deno.writeTextFile(
+      join(logs, "server_audit.log"),
+      "20261201 10:00:00,vm,app,localhost,1,0,CONNECT,,,0\n",
+    );
+    await Deno.chmod(join(logs, "server_audit.log"), 0o000);
+    const path = await writeConfig(dir, {
+      AuditLogPath: logs,
+      MariadbDefaultsFile: join(dir, "none.cnf"),
+    });
+    await Deno.writeTextFile(join(dir, "none.cnf"), `[client]\nsocket = ${dir}/no.sock\n`);
+    const r = await runCli(["--config", path, "check", "--format", "json"], {}, AS_UNPRIVILEGED);
+    assertEquals(r.code, 5, r.stderr);
+    const findings = JSON.parse(r.stdout) as Finding[];
+    assert(having(findings, "server", "error", "Cannot ask the server").length, r.stdout);
+    assert(having(findings, "files", "error", "cannot read").length, r.stdout);
+    assert(having(findings, "files", "error", join(logs, "server_audit.log")).length, r.stdout);
+  });
+});
+
+Deno.test("findInterval() reads contrib's timer, then the cron file, then root's crontab, then --interval", async () => {
+  await withTempDir(async (root) => {
+    assertEquals(await findInterval({ root }), undefined);
+    assertEquals(await findInterval({ root, fallbackMs: 600_000 }), {
+      ms: 600_000,
+      source: "--interval",
+    });
+    const crontab = join(root, "var", "spool", "cron", "crontabs", "root");
+    await Deno.mkdir(dirname(crontab), { recursive: true });
+    await Deno.writeTextFile(
+      crontab,
+      "# m h dom mon dow command\n0 * * * * /usr/bin/conntracker\n",
+    );
+    assertEquals(await findInterval({ root }), {
+      ms: 3_600_000,
+      source: "/var/spool/cron/crontabs/root",
+    });
+    await Deno.mkdir(join(root, "etc", "cron.d"), { recursive: true });
+    await Deno.copyFile(
+      join(ROOT, "contrib", "conntracker.cron"),
+      join(root, "etc", "cron.d", "conntracker"),
+    );
+    assertEquals(await findInterval({ root }), { ms: 300_000, source: "/etc/cron.d/conntracker" });
+    const timer = join(root, "etc", "systemd", "system", "conntracker.timer");
+    await Deno.mkdir(dirname(timer), { recursive: true });
+    await Deno.writeTextFile(timer, "[Timer]\nOnCalendar=*:0/20\n");
+    assertEquals(await findInterval({ root }), {
+      ms: 1_200_000,
+      source: "/etc/systemd/system/conntracker.timer",
+    });
+    await Deno.copyFile(join(ROOT, "contrib", "conntracker.timer"), timer);
+    assertEquals((await findInterval({ root }))?.ms, 300_000);
+  });
+});
+
+Deno.test("calendarToCron() and parseTimeSpan() take the common systemd forms", () => {
+  assertEquals(calendarToCron("*:0/5"), "0/5 * * * *");
+  assertEquals(calendarToCron("*-*-* *:00/10:00"), "00/10 * * * *");
+  assertEquals(calendarToCron("hourly"), "0 * * * *");
+  assertEquals(calendarToCron("Mon *-*-* 10:00"), undefined);
+  assertEquals(cronInterval("15,45 * * * *"), 1_800_000);
+  assertEquals(cronInterval("0 8,20 * * *"), 12 * 3_600_000);
+  assertEquals(parseTimeSpan("5min"), 300_000);
+  assertEquals(parseTimeSpan("1h 30min"), 5_400_000);
+  assertEquals(parseTimeSpan("90"), 90_000);
+  throws(() => parseTimeSpan("5 parsecs"), TimeSpanError);
+});
+
+Deno.test("logrotate: Debian's real configuration covers /var/log/mysql/*.log the trap's way; contrib's is safe", async () => {
+  await withTempDir(async (root) => {
+    await Deno.mkdir(join(root, "etc", "logrotate.d"), { recursive: true });
+    // Debian's own files, as logrotate and mariadb-server install them.
+    await Deno.copyFile("/etc/logrotate.conf", join(root, "etc", "logrotate.conf"));
+    const debian = "/etc/logrotate.d/mariadb";
+    const haveDebian = await Deno.stat(debian).then(() => true, () => false);
+    if (haveDebian) await Deno.copyFile(debian, join(root, "etc", "logrotate.d", "mariadb"));
+    await Deno.copyFile(
+      join(ROOT, "contrib", "logrotate.d", "mariadb-audit"),
+      join(root, "etc", "logrotate.d", "mariadb-audit"),
+    );
+    // logrotate skips these names in an included folder.
+    await Deno.writeTextFile(
+      join(root, "etc", "logrotate.d", "old.dpkg-old"),
+      "/var/lib/mysql/*.log {\n}\n",
+    );
+    const blocks = await readLogrotate({ root });
+    assertEquals(blocks.some((b) => b.file.endsWith(".dpkg-old")), false);
+    const ours = logrotateFindings(blocks, "/var/lib/mysql/server_audit.log", 0);
+    assertEquals(ours.map((f) => [f.severity, f.message]), [[
+      "ok",
+      "/etc/logrotate.d/mariadb-audit:34 rotates /var/lib/mysql/server_audit.log with copytruncate",
+    ]]);
+    const both = logrotateFindings(blocks, "/var/lib/mysql/server_audit.log", 9);
+    assert(having(both, "logrotate", "warn", "which the plugin rotates too").length, show(both));
+    if (haveDebian) {
+      const moved = logrotateFindings(blocks, "/var/log/mysql/server_audit.log", 0);
+      assertEquals(moved.map((f) => f.severity), ["error"], show(moved));
+      assert(moved[0].message.startsWith("/etc/logrotate.d/mariadb:9 renames"), moved[0].message);
+      assert(moved[0].message.includes("keeps writing the renamed file"), moved[0].message);
+    } else console.error("*** /etc/logrotate.d/mariadb not installed: Debian's case skipped ***");
+  });
+});
+
+Deno.test("logrotate: globals apply to later blocks; compress without delaycompress or notifempty is the worse trap", () => {
+  const text = [
+    "compress",
+    "include /etc/logrotate.d",
+    "/a/server_audit.log {",
+    "  create",
+    "}",
+    '"/b/server_audit.log" {',
+    "  delaycompress",
+    "}",
+    "/c/server_audit.log {",
+    "  delaycompress",
+    "  notifempty",
+    "  nocompress",
+    "}",
+    "/d/*.log {",
+    "  postrotate",
+    "    mariadb -e 'SET GLOBAL server_audit_logging = OFF; SET GLOBAL server_audit_logging = ON'",
+    "  endscript",
+    "}",
+  ].join("\n");
+  const { blocks, includes } = parseLogrotate("/etc/logrotate.conf", text, new Set());
+  assertEquals(includes, ["/etc/logrotate.d"]);
+  const severity = (path: string) =>
+    logrotateFindings(blocks, path, 0).map((
+      f,
+    ) => [f.severity, /compresses it (at once|on the next)/.exec(f.message)?.[1]]);
+  assertEquals(severity("/a/server_audit.log"), [["error", "at once"]]);
+  assertEquals(severity("/b/server_audit.log"), [["error", "on the next"]]);
+  assertEquals(severity("/c/server_audit.log"), [["error", undefined]]);
+  assertEquals(severity("/d/server_audit.log"), [["ok", undefined]]);
+  assertEquals(logrotateFindings(blocks, "/e/server_audit.log", 0)[0].severity, "warn");
+  assertEquals(logrotateFindings(blocks, "/e/server_audit.log", 5)[0].severity, "ok");
+});
+
+Deno.test("rotationFindings() weighs how long the rotations last against the interval", () => {
+  const hour = 3_600_000;
+  const now = Date.UTC(2026, 11, 1, 12);
+  // .1 closed two hours ago; since then 0.5 MB: 0.25 MB/h, so 9 rotations of 1 MB last 36 h.
+  const input = {
+    settings: {
+      logging: true,
+      events: ["CONNECT"],
+      outputType: "file",
+      filePath: "/x/server_audit.log",
+      rotateSize: 1_000_000,
+      rotations: 9,
+      queryLogLimit: 1024,
+    },
+    live: { path: "/x/server_audit.log", size: 500_000, mtimeMs: now },
+    rotated: [{ path: "/x/server_audit.log.1", size: 1_000_000, mtimeMs: now - 2 * hour }],
+    nowMs: now,
+  };
+  const at = (ms: number) => rotationFindings({ ...input, interval: { ms, source: "test" } })[0];
+  assertEquals(at(5 * 60_000).severity, "ok");
+  assert(
+    at(5 * 60_000).message.includes("last about 1d12h at the current 0.25 MB/h"),
+    at(5 * 60_000).message,
+  );
+  assertEquals(at(20 * hour).severity, "warn");
+  assertEquals(at(36 * hour).severity, "error");
+  assertEquals(at(35 * hour).severity, "warn");
+  assertEquals(growthRate(input.live, input.rotated, now), 500_000 / (2 * hour));
+  assertEquals(formatSpan(36 * hour), "1d12h");
+});
+
+Deno.test("databaseFindings() wants the database private and out of the data directory", async () => {
+  await withTempDir(async (dir) => {
+    const db = join(dir, "audit.sqlite");
+    assertEquals((await databaseFindings({ sqlitePath: db }))[0].severity, "warn");
+    assertEquals(
+      (await databaseFindings({ sqlitePath: join(dir, "no", "audit.sqlite") }))[0].severity,
+      "error",
+    );
+    await Deno.writeTextFile(db, "");
+    const at = async (mode: number, datadir?: string) => {
+      await Deno.chmod(db, mode);
+      return (await databaseFindings({ sqlitePath: db, datadir })).map((f) => f.severity);
+    };
+    assertEquals(await at(0o640), ["ok"]);
+    assertEquals(await at(0o644), ["warn"]);
+    assertEquals(await at(0o666), ["error"]);
+    assertEquals(await at(0o600, dir + "/"), ["ok", "warn"]);
+    assertEquals(await at(0o600, join(dir, "other")), ["ok"]);
+  });
+});
+
+Deno.test("check: the last run's outcome and losses come from the runs and losses tables", async () => {
+  await withTempDir(async (dir) => {
+    const logs = join(dir, "logs");
+    await Deno.mkdir(logs);
+    await copyAuditFiles("mariadb-10.11", FILES_10_11, logs);
+    const path = await writeConfig(dir, { AuditLogPath: logs, MetricsFile: join(dir, "c.prom") });
+    const config = await loadConfig(path);
+    const now = Date.now();
+    assertEquals(readRunHistory(config, now), undefined);
+    assertEquals((await runCli(["--config", path])).code, 0);
+    const history = readRunHistory(config, Date.now())!;
+    const [[files, bytes]] = await sqlite3(
+      config.sqlitePath,
+      "SELECT files_read, bytes_read FROM runs",
+    );
+    assertEquals([history.last?.filesRead, history.last?.bytesRead], [
+      Number(files),
+      Number(bytes),
+    ]);
+    const metricsText = await Deno.readTextFile(join(dir, "c.prom"));
+    let findings = lastRunFindings({ history, nowMs: Date.now(), metricsText });
+    assertEquals(findings.map((f) => f.severity), ["ok"], show(findings));
+    // Three intervals later without a run.
+    findings = lastRunFindings({
+      history,
+      nowMs: history.last!.finishedMs + 16 * 60_000,
+      interval: { ms: 300_000, source: "test" },
+    });
+    assert(
+      having(findings, "last-run", "warn", "more than three intervals ago").length,
+      show(findings),
+    );
+    // A loss, as a run records it (tests/run_test.ts makes real ones).
+    await new Deno.Command("sqlite3", {
+      args: [
+        config.sqlitePath,
+        "INSERT INTO losses VALUES (1000 * strftime('%s','now'), '/x/server_audit.log.9', 'fp', 512, NULL, 0);" +
+        "UPDATE runs SET losses = 1;",
+      ],
+    }).output();
+    findings = lastRunFindings({ history: readRunHistory(config, Date.now()), nowMs: Date.now() });
+    assert(
+      having(findings, "last-run", "error", "found 1 audit files removed").length,
+      show(findings),
+    );
+    findings = lastRunFindings({
+      history: readRunHistory(config, Date.now()),
+      nowMs: Date.now(),
+      metricsText: metricsText.replace(
+        /^conntracker_last_run_success 1$/m,
+        "conntracker_last_run_success 0",
+      ),
+    });
+    assert(
+      having(findings, "last-run", "error", "MetricsFile says the last run failed").length,
+      show(findings),
+    );
+  });
+});
