@@ -248,7 +248,7 @@ export function logrotateFindings(
           `${where} renames ${livePath} without making the plugin reopen it, and compresses ` +
             `${d.has("delaycompress") ? "it on the next rotation (no notifempty)" : "it at once"}` +
             ": the plugin " +
-            "writes into a deleted file and every later login is lost until the server restarts",
+            "writes into a deleted file and every later login is lost until it reopens its file",
           fix,
         ),
       );
