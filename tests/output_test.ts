@@ -139,6 +139,32 @@ Deno.test("--dry-run: reads and reports, and leaves the database byte for byte a
   });
 });
 
+Deno.test("--dry-run on the old tool's database (rollback journal, Accounts only): not upgraded, not switched to WAL", async () => {
+  await withTempDir(async (dir) => {
+    const logs = join(dir, "logs");
+    await Deno.mkdir(logs);
+    await copyAuditFiles(FIXTURE, FILES_FULL, logs);
+    const db = join(dir, "old.sqlite");
+    const made = await new Deno.Command("sqlite3", {
+      args: [
+        db,
+        "CREATE TABLE Accounts (name TEXT, host TEXT, last_seen TIMESTAMP, PRIMARY KEY (name, host));" +
+        "INSERT INTO Accounts VALUES ('app', '%', '2024-01-01 10:00:00+01:00');",
+      ],
+    }).output();
+    assertEquals(made.code, 0);
+    const config = await writeConfig(dir, { AuditLogPath: logs, SqlitePath: db });
+    const before = await hashes(db);
+    const dry = await runCli(["--config", config, "--dry-run", "--json"]);
+    assertEquals(dry.code, 0, dry.stderr);
+    assertEquals((JSON.parse(dry.stdout) as RunJson).events.logins > 0, true);
+    assertEquals(await hashes(db), before);
+    assertEquals(await sqlite3(db, "PRAGMA journal_mode; PRAGMA user_version;"), [["delete"], [
+      "0",
+    ]]);
+  });
+});
+
 Deno.test("-v and -q move LogLevel; records are key=value lines with time and level; one INFO summary", async () => {
   await withTempDir(async (dir) => {
     const logs = join(dir, "logs");

@@ -13,7 +13,8 @@ import type { Config } from "../config.ts";
 import { lineFormat } from "../format/line.ts";
 import { type Candidate, databaseFiles, discoverFiles } from "../input/discover.ts";
 import type { Logger } from "../log.ts";
-import { guard, openStore, type Store } from "../store/database.ts";
+import { DatabaseSync } from "node:sqlite";
+import { guard, type OpenOptions, openStore, type Store } from "../store/database.ts";
 import { readState, writeRun } from "../store/run_writes.ts";
 import { beginRun, commitRun, rollbackRun } from "../store/schema.ts";
 import { type Activity, createTally, type Tally } from "./aggregate.ts";
@@ -114,6 +115,20 @@ function fileOutcomes(
   });
 }
 
+/**
+ * Opens the database for a run that will roll back: a missing one is not
+ * created (an empty one in memory stands in), and the journal mode is left as
+ * it is (switching the old tool's database to WAL would rewrite its header).
+ */
+function openForDryRun(path: string, options: OpenOptions): Store {
+  if (!existsSync(path)) return openStore(":memory:", options);
+  return guard(path, () => {
+    const db = new DatabaseSync(path);
+    db.exec(`PRAGMA busy_timeout = ${Math.floor(options.lockTimeoutMs)}`);
+    return { db, path, times: options.times };
+  });
+}
+
 /** Accounts in `activity`, and how many of `accounts` it holds. */
 function countAccounts(
   store: Store,
@@ -149,8 +164,9 @@ export async function runTracking(options: RunOptions): Promise<RunSummary> {
   const { config, log, tuning = TUNING, now = Date.now, dryRun = false } = options;
   const startedMs = now();
   const times = { layout: config.timeFormatDb, zone: config.timeLocation };
-  const path = dryRun && !existsSync(config.sqlitePath) ? ":memory:" : config.sqlitePath;
-  const store = openStore(path, { lockTimeoutMs: config.lockTimeoutMs, times });
+  const store = dryRun
+    ? openForDryRun(config.sqlitePath, { lockTimeoutMs: config.lockTimeoutMs, times })
+    : openStore(config.sqlitePath, { lockTimeoutMs: config.lockTimeoutMs, times });
   try {
     beginRun(store);
     const state = readState(store);
