@@ -362,3 +362,18 @@ Deno.test("MetricsFile: a Prometheus textfile written atomically after each run,
     assertEquals((await sqlite3(db, "SELECT count(*) FROM runs"))[0][0], "2");
   });
 });
+
+Deno.test("MetricsFile: a relative path or a name not ending in .prom is a config error (exit 2)", async () => {
+  await withTempDir(async (dir) => {
+    for (const bad of ["metrics/c.prom", join(dir, "c.txt")]) {
+      const config = await writeConfig(dir, { AuditLogPath: dir, MetricsFile: bad });
+      const r = await runCli(["--config", config]);
+      assertEquals(r.code, 2);
+      assertEquals(r.stderr.trim().split("\n").length, 1);
+      assert(
+        r.stderr.includes("key=MetricsFile") && r.stderr.includes(JSON.stringify(bad).slice(1, -1)),
+        r.stderr,
+      );
+    }
+  });
+});
