@@ -9,11 +9,11 @@
  */
 
 import { existsSync } from "node:fs";
+import { DatabaseSync } from "node:sqlite";
 import type { Config } from "../config.ts";
 import { lineFormat } from "../format/line.ts";
 import { type Candidate, databaseFiles, discoverFiles } from "../input/discover.ts";
 import type { Logger } from "../log.ts";
-import { DatabaseSync } from "node:sqlite";
 import { guard, type OpenOptions, openStore, type Store } from "../store/database.ts";
 import { readState, writeRun } from "../store/run_writes.ts";
 import { beginRun, commitRun, rollbackRun } from "../store/schema.ts";
@@ -189,20 +189,20 @@ export async function runTracking(options: RunOptions): Promise<RunSummary> {
       errors: listErrors.map((e) => ({ path: e.path, message: e.message })),
       failedMtimes: [],
     };
-    const read = (some: Candidate[]) =>
-      readFiles(some, { reading, book, failures, maxWorkers: config.maxWorkers, tuning });
+    const read = (some: Candidate[], onProgress?: (progress: ReadProgress) => void) =>
+      readFiles(some, {
+        reading,
+        book,
+        failures,
+        maxWorkers: config.maxWorkers,
+        tuning,
+        onProgress,
+      });
     const watermark = state.watermarkMs ?? -Infinity;
     const skipped: Candidate[] = [];
     const recent: Candidate[] = [];
     for (const file of files) (file.mtimeMs > watermark ? recent : skipped).push(file);
-    const reads = await readFiles(recent, {
-      reading,
-      book,
-      failures,
-      maxWorkers: config.maxWorkers,
-      tuning,
-      onProgress: options.onProgress,
-    });
+    const reads = await read(recent, options.onProgress);
     const losses = await recoverLosses({
       book,
       skipped,
