@@ -20,6 +20,8 @@ import { lastRunFindings, readRunHistory } from "../lib/check/last_run.ts";
 import { logrotateFindings, parseLogrotate, readLogrotate } from "../lib/check/logrotate.ts";
 import { type Finding, runCheck } from "../lib/check/mod.ts";
 import { formatSpan, growthRate, rotationFindings } from "../lib/check/rotation.ts";
+import { zoneFindings } from "../lib/check/zone.ts";
+import { loadZone } from "../lib/time/zone.ts";
 import { loadConfig } from "../lib/config.ts";
 import { client, HAVE_MARIADB, type MariaDb, rootSql, withMariaDb } from "./mariadb.ts";
 import { HAVE_LOGROTATE } from "./rsyslog.ts";
@@ -537,4 +539,32 @@ Deno.test("check: the last run's outcome and losses come from the runs and losse
       show(findings),
     );
   });
+});
+
+Deno.test("zoneFindings(): an offset that agrees today but not all year is a warning", () => {
+  const variables = (zone: string, offset: number) =>
+    new Map([["system_time_zone", zone], ["time_zone", "SYSTEM"], [
+      "system_offset_seconds",
+      String(offset),
+    ]]);
+  const winter = Date.UTC(2026, 0, 10);
+  const london = loadZone("Europe/London");
+  assertEquals(
+    zoneFindings({ variables: variables("UTC", 0), timeLocation: london, nowMs: winter })
+      .map((f) => f.severity),
+    ["warn"],
+  );
+  assertEquals(
+    zoneFindings({ variables: variables("GMT", 0), timeLocation: loadZone("UTC"), nowMs: winter })
+      .map((f) => f.severity),
+    ["ok"],
+  );
+  // Summer: London is UTC+1, the server UTC.
+  const summer = zoneFindings({
+    variables: variables("UTC", 0),
+    timeLocation: london,
+    nowMs: Date.UTC(2026, 6, 1),
+  });
+  assertEquals(summer.map((f) => f.severity), ["error"]);
+  assert(summer[0].message.includes("1 h early"), summer[0].message);
 });
