@@ -53,6 +53,16 @@ export interface ReadFilesOptions {
   tuning: ScanTuning;
   /** Files to take as read to their end, unread (the old tool read them). */
   readBefore?: (file: Candidate) => boolean;
+  /** Told the new bytes and files to read once they are known, then after each range. */
+  onProgress?: (progress: ReadProgress) => void;
+}
+
+/** How far {@link readFiles} is; for gzip files bytes count decompressed, so a rough measure. */
+export interface ReadProgress {
+  bytesDone: number;
+  bytesTotal: number;
+  filesDone: number;
+  filesTotal: number;
 }
 
 /** A range sent to be scanned apart. */
@@ -88,14 +98,14 @@ function finish(reading: Reading, read: FileRead): void {
   });
 }
 
+/** The new bytes of these files. For gzip, the offset counts decompressed bytes: a rough measure, never negative. */
+function newBytes(reads: FileRead[]): number {
+  return reads.reduce((sum, r) => sum + Math.max(0, r.file.size - r.checkpoint.offset), 0);
+}
+
 /** Whether the new bytes of these files are worth Workers. */
 function scansInParallel(reads: FileRead[], workers: number, tuning: ScanTuning): boolean {
-  // For gzip, the offset counts decompressed bytes: a rough measure, never negative.
-  const newBytes = reads.reduce(
-    (sum, r) => sum + Math.max(0, r.file.size - r.checkpoint.offset),
-    0,
-  );
-  return workers > 1 && newBytes >= tuning.parallelBytes;
+  return workers > 1 && newBytes(reads) >= tuning.parallelBytes;
 }
 
 /** What {@link readFiles} did with each file. */
@@ -161,6 +171,13 @@ export async function readFiles(
   }
   const all = reads.filter((read) => !failed.has(read))
     .flatMap((read) => read.ranges.map((range) => ({ read, range })));
+  const progress: ReadProgress = {
+    bytesDone: 0,
+    bytesTotal: newBytes(reads),
+    filesDone: reads.filter((r) => r.ranges.length === 0).length,
+    filesTotal: reads.length,
+  };
+  options.onProgress?.({ ...progress });
   const pool = parallel && all.length > 1
     ? createScanPool(Math.min(workers, all.length) - 1)
     : undefined;
@@ -179,7 +196,11 @@ export async function readFiles(
       if (failed.has(read)) continue;
       try {
         const scanned = ahead && { task: ahead.task, result: await ahead.result };
+        const before = read.bytesRead;
         await applyRange(reading, read, range, scanned);
+        progress.bytesDone += read.bytesRead - before;
+        if (range === read.ranges.at(-1)) progress.filesDone++;
+        options.onProgress?.({ ...progress });
       } catch (e) {
         fail(read, e);
       }
