@@ -8,7 +8,7 @@
  *
  * Exit codes: 0 success, 1 runtime failure, 2 usage or config error, 3 audit
  * events were lost to rotation before they could be read, 4 another run held
- * the database past `LockTimeout`.
+ * the database past `LockTimeout`, 5 (`report`) no run has completed yet.
  *
  * @module
  */
@@ -25,12 +25,12 @@ import {
   type ReportOptions,
   ServerError,
 } from "./lib/report/mod.ts";
-import { LockedError, StoreError } from "./lib/store/mod.ts";
+import { LockedError, NoRunYetError, StoreError } from "./lib/store/mod.ts";
 import { runTracking } from "./lib/track/mod.ts";
 import { UsageError } from "./lib/usage.ts";
 
 /** The exit codes, as documented in the README. */
-export const EXIT = { ok: 0, failure: 1, usage: 2, lost: 3, locked: 4 } as const;
+export const EXIT = { ok: 0, failure: 1, usage: 2, lost: 3, locked: 4, noRunYet: 5 } as const;
 
 /** This build's version. */
 export const VERSION: string = denoJson.version;
@@ -54,6 +54,7 @@ function rule<E extends Error>(
 const EXIT_RULES: ExitRule[] = [
   rule(ConfigError, EXIT.usage, (e) => ({ file: e.file, key: e.key })),
   rule(LockedError, EXIT.locked, (e) => ({ file: e.path })),
+  rule(NoRunYetError, EXIT.noRunYet, (e) => ({ file: e.path })),
   rule(StoreError, EXIT.failure, (e) => ({ file: e.path })),
   rule(DiscoveryError, EXIT.failure, (e) => ({ file: e.path })),
   rule(AccountListError, EXIT.usage, (e) => ({ file: e.source })),
