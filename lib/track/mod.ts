@@ -11,6 +11,7 @@
  * - `losses.ts`: reading what older files still hold, and reporting what is gone;
  * - `watermark.ts`: the old tool's watermark row;
  * - `failures.ts`: files that could not be read;
+ * - `zone_warning.ts`: saying so when `TimeLocation` does not fit the live file;
  * - `metrics.ts`: the run's one metrics record, for every consumer.
  *
  * A new consumer of a run's figures (`--json`, a metrics file) takes
@@ -29,3 +30,4 @@ export * from "./parallel.ts";
 export * from "./run.ts";
 export * from "./schedule.ts";
 export * from "./watermark.ts";
+export * from "./zone_warning.ts";

@@ -23,6 +23,7 @@ import { type Loss, recoverLosses } from "./losses.ts";
 import { metricsAttrs, type RunMetrics } from "./metrics.ts";
 import { readFiles, type ScanTuning, TUNING } from "./schedule.ts";
 import { nextWatermark } from "./watermark.ts";
+import { warnOnWrongZone } from "./zone_warning.ts";
 
 /** What a run did. */
 export interface RunSummary {
@@ -155,6 +156,7 @@ export async function runTracking(options: RunOptions): Promise<RunSummary> {
       metrics,
     });
     commitRun(store);
+    await warnOnWrongZone({ reads, config, log });
     log.log("INFO", "run finished", metricsAttrs(metrics));
     return { metrics, losses, errors: failures.errors };
   } catch (e) {
