@@ -103,8 +103,8 @@ const SETGID = 0o2000;
 
 /**
  * The mode of a new database file in a directory of mode `dirMode`: `0640`
- * when the directory is set-group-ID, or lets its group list it and others
- * not (its group is there to share its files); else `0600`. The umask may
+ * when the directory is set-group-ID, or readable by its group and not by
+ * others (its group is there to share its files); else `0600`. The umask may
  * narrow it further.
  *
  * @example
@@ -115,7 +115,7 @@ const SETGID = 0o2000;
  * ```
  */
 export function newDatabaseMode(dirMode: number): number {
-  const groupOnly = (dirMode & 0o050) === 0o050 && (dirMode & 0o005) === 0;
+  const groupOnly = (dirMode & 0o040) !== 0 && (dirMode & 0o004) === 0;
   return (dirMode & SETGID) !== 0 || groupOnly ? 0o640 : 0o600;
 }
 
