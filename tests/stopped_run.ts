@@ -42,13 +42,21 @@ function inFirstTransaction(pid: number, db: string): boolean {
     !locks.some((l) => l.write && l.ino === dbIno);
 }
 
-/** Waits until every thread of a process has stopped (`SIGSTOP` is delivered asynchronously). */
+/**
+ * Waits until every thread of a process has stopped (`SIGSTOP` is delivered
+ * asynchronously), or the process has exited.
+ */
 async function waitStopped(pid: number): Promise<void> {
   for (let i = 0; i < 5000; i++) {
-    const states = [...Deno.readDirSync(`/proc/${pid}/task`)].map((t) =>
-      /^\d+ \(.*\) (\S)/.exec(Deno.readTextFileSync(`/proc/${pid}/task/${t.name}/stat`))?.[1]
-    );
-    if (states.every((s) => s === "T" || s === "t")) return;
+    let states: (string | undefined)[];
+    try {
+      states = [...Deno.readDirSync(`/proc/${pid}/task`)].map((t) =>
+        /^\d+ \(.*\) (\S)/.exec(Deno.readTextFileSync(`/proc/${pid}/task/${t.name}/stat`))?.[1]
+      );
+    } catch {
+      return; // Gone.
+    }
+    if (states.every((s) => s === "T" || s === "t") || states.includes("Z")) return;
     await new Promise((resolve) => setTimeout(resolve, 1));
   }
   throw new Error(`process ${pid} did not stop`);
