@@ -10,7 +10,8 @@
  * stderr), 1 runtime failure (`AuditLogPath` does not exist, a file or the
  * database cannot be read or written), 2 usage or config error, 3 audit events
  * may have been lost to rotation before they could be read, 4 another run held
- * the database past `LockTimeout`, 5 `check` found an error in the setup.
+ * the database past `LockTimeout`, 5 `check` found an error in the setup,
+ * 6 (`report`) no run has completed yet.
  *
  * @module
  */
@@ -31,12 +32,20 @@ import {
   type ReportOptions,
   ServerError,
 } from "./lib/report/mod.ts";
-import { LockedError, StoreError } from "./lib/store/mod.ts";
+import { LockedError, NoRunYetError, StoreError } from "./lib/store/mod.ts";
 import { runTracking } from "./lib/track/mod.ts";
 import { UsageError } from "./lib/usage.ts";
 
 /** The exit codes, as documented in the README. */
-export const EXIT = { ok: 0, failure: 1, usage: 2, lost: 3, locked: 4, check: 5 } as const;
+export const EXIT = {
+  ok: 0,
+  failure: 1,
+  usage: 2,
+  lost: 3,
+  locked: 4,
+  check: 5,
+  noRunYet: 6,
+} as const;
 
 /** This build's version. */
 export const VERSION: string = denoJson.version;
@@ -60,6 +69,7 @@ function rule<E extends Error>(
 const EXIT_RULES: ExitRule[] = [
   rule(ConfigError, EXIT.usage, (e) => ({ file: e.file, key: e.key })),
   rule(LockedError, EXIT.locked, (e) => ({ file: e.path })),
+  rule(NoRunYetError, EXIT.noRunYet, (e) => ({ file: e.path })),
   rule(StoreError, EXIT.failure, (e) => ({ file: e.path })),
   rule(DiscoveryError, EXIT.failure, (e) => ({ file: e.path })),
   rule(AccountListError, EXIT.usage, (e) => ({ file: e.source })),

@@ -4,7 +4,12 @@ import { DatabaseSync } from "node:sqlite";
 import { buildReport, filterRows, type ReportRow, sortRows } from "../lib/report/build.ts";
 import { DurationError, parseDuration } from "../lib/report/duration.ts";
 import { FIELDS, formatReport } from "../lib/report/format.ts";
+import { openStore } from "../lib/store/database.ts";
+import { beginRun, rollbackRun } from "../lib/store/schema.ts";
+import { compileLayout } from "../lib/time/layout.ts";
+import { loadZone } from "../lib/time/zone.ts";
 import { runCli, withTempDir, writeConfig } from "./helpers.ts";
+import { whileRunStopped, writeBigLog } from "./stopped_run.ts";
 
 const DAY = 86_400_000;
 
@@ -162,7 +167,7 @@ Deno.test("report: reads only, hides the watermark row, keeps the old tool's las
   });
 });
 
-Deno.test("report: mistakes are one line with exit 2; a missing database exit 1", async () => {
+Deno.test("report: mistakes are one line with exit 2; before any run exit 6", async () => {
   await withTempDir(async (dir) => {
     const config = await writeConfig(dir, { AuditLogPath: dir });
     const cases: [string[], number, RegExp][] = [
@@ -172,7 +177,7 @@ Deno.test("report: mistakes are one line with exit 2; a missing database exit 1"
       [["--now", "yesterday"], 2, /Invalid --now \\"yesterday\\"/],
       [["--accounts", "x", "--accounts-from-server"], 2, /not both/],
       [["--accounts", join(dir, "nope.tsv")], 2, /Account list cannot be read.*file=\S+nope\.tsv/],
-      [[], 1, /Database not found.*file=\S+audit\.sqlite/],
+      [[], 6, /No run has completed yet: the database does not exist.*file=\S+audit\.sqlite/],
     ];
     for (const [args, code, pattern] of cases) {
       const r = await runCli(["--config", config, "report", ...args]);
@@ -180,5 +185,78 @@ Deno.test("report: mistakes are one line with exit 2; a missing database exit 1"
       assertEquals(r.stderr.trim().split("\n").length, 1, r.stderr);
       assert(pattern.test(r.stderr), `${args}: ${r.stderr}`);
     }
+  });
+});
+
+/** Runs the report as JSON and checks it is one stderr line saying no run has completed. */
+async function assertNoRunYet(config: string, why: RegExp): Promise<void> {
+  const r = await runCli(["--config", config, "report", "--format", "json"]);
+  assertEquals([r.code, r.stdout], [6, ""], r.stderr);
+  const lines = r.stderr.trim().split("\n");
+  assertEquals(lines.length, 1, r.stderr);
+  assert(/level=ERROR msg="No run has completed yet: /.test(lines[0]), r.stderr);
+  assert(why.test(lines[0]) && /file=\S+audit\.sqlite$/.test(lines[0]), r.stderr);
+}
+
+Deno.test("report: an empty database file (a run initialises it) is no run yet, exit 6", async () => {
+  await withTempDir(async (dir) => {
+    const config = await writeConfig(dir, { AuditLogPath: dir });
+    await Deno.writeFile(join(dir, "audit.sqlite"), new Uint8Array(0));
+    await assertNoRunYet(config, /has no tables/);
+  });
+});
+
+Deno.test("report: a database directory that does not exist is named, exit 1", async () => {
+  await withTempDir(async (dir) => {
+    const missing = join(dir, "nope");
+    const config = await writeConfig(dir, {
+      AuditLogPath: dir,
+      SqlitePath: join(missing, "audit.sqlite"),
+    });
+    const r = await runCli(["--config", config, "report"]);
+    assertEquals(r.code, 1, r.stderr);
+    assertEquals(r.stderr.trim().split("\n").length, 1, r.stderr);
+    assert(r.stderr.includes(`Database directory \\"${missing}\\" does not exist`), r.stderr);
+  });
+});
+
+Deno.test("report: while a first run holds its transaction (as a run begins it), exit 6", async () => {
+  await withTempDir(async (dir) => {
+    const config = await writeConfig(dir, { AuditLogPath: dir });
+    const times = { layout: compileLayout("2006-01-02 15:04:05-07:00"), zone: loadZone("UTC") };
+    const store = openStore(join(dir, "audit.sqlite"), { lockTimeoutMs: 0, times });
+    try {
+      beginRun(store);
+      await assertNoRunYet(config, /has no tables/);
+    } finally {
+      rollbackRun(store);
+      store.db.close();
+    }
+  });
+});
+
+Deno.test("report: during a real first run, stopped inside its transaction, exit 6; after it, the report", async () => {
+  await withTempDir(async (dir) => {
+    const logs = join(dir, "logs");
+    await Deno.mkdir(logs);
+    await writeBigLog(join(logs, "server_audit.log"));
+    const config = await writeConfig(dir, { AuditLogPath: logs });
+    const db = join(dir, "audit.sqlite");
+    const run = await whileRunStopped({ config, db }, async () => {
+      await assertNoRunYet(config, /has no tables \(a first run may be under way\)/);
+    });
+    assertEquals([run.code, run.stderr], [0, ""]);
+    const r = await runCli(["--config", config, "report", "--format", "json"]);
+    assertEquals([r.code, r.stderr], [0, ""]);
+    // The ledger: writeBigLog() writes one login, app from 10.0.0.1 at 10:00:00 Zurich time.
+    assertEquals(JSON.parse(r.stdout), [{
+      name: "app",
+      host: "10.0.0.1",
+      last_seen: "2026-11-25T10:00:00+01:00",
+      logins: 1,
+      last_failed: null,
+      failed_attempts: 0,
+      client_hosts: ["10.0.0.1"],
+    }]);
   });
 });

@@ -8,7 +8,7 @@
 
 import { accountKey } from "../format/account.ts";
 import type { ProxyActivity } from "../track/aggregate.ts";
-import { guard, type Store, StoreError } from "./database.ts";
+import { guard, NoRunYetError, type Store, StoreError } from "./database.ts";
 import { WATERMARK_ACCOUNT } from "./schema.ts";
 import { parseStoredTime } from "./stored_time.ts";
 
@@ -33,6 +33,9 @@ export interface Observations {
  * of logins read by the old tool (their counts are unknown). The watermark
  * row of `Accounts` is not an account's activity.
  *
+ * @throws {NoRunYetError} when the database has no tables yet (a first run has
+ * not committed), and {@link StoreError} when it is not conntracker's.
+ *
  * @example
  * ```ts
  * import { compileLayout } from "../time/layout.ts";
@@ -50,6 +53,13 @@ export function readObservations(store: Store): Observations {
         name: string;
       }[]).map((r) => r.name),
     );
+    if (tables.size === 0) {
+      // A first run creates the tables in its transaction: until it commits, there are none.
+      throw new NoRunYetError(
+        path,
+        "No run has completed yet: the database has no tables (a first run may be under way)",
+      );
+    }
     if (!tables.has("Accounts")) {
       throw new StoreError(path, "Database has no Accounts table: not a conntracker database");
     }
