@@ -31,7 +31,7 @@ async function assertReport(dir: string, fixture: string, attempts: Attempt[]): 
     Deno.readTextFileSync(users).split("\n").map((l) => l.replace("\t", "@")),
   );
   const kept = attempts.filter((a) => a.currentUser === undefined || defined.has(a.currentUser));
-  assertAttribution(await reportAccounts(config, users), kept);
+  assertAttribution((await reportAccounts(config, users)).accounts, kept);
 }
 
 for (const fixture of ["mariadb-10.11-shapes", "mariadb-10.11-resolve"]) {
