@@ -144,14 +144,19 @@ export interface JsonReport {
  * `never-seen`; when every login is certain, `last_seen` lies in the last
  * one's window. An account the server never chose has no certain login.
  * `root` (the test's own administration) is left out. Returns how many
- * accounts had every login certain.
+ * accounts had every login certain. `checkHosts: false` when the attempts'
+ * hosts are not the logged ones (a live server resolving names).
  *
  * @example
  * ```ts
  * assertAttribution(JSON.parse(output).accounts, attempts);
  * ```
  */
-export function assertAttribution(rows: JsonRow[], attempts: Attempt[]): number {
+export function assertAttribution(
+  rows: JsonRow[],
+  attempts: Attempt[],
+  checkHosts = true,
+): number {
   const chosen = new Map<
     string,
     { logins: number; window: [number, number]; hosts: Set<string> }
@@ -179,7 +184,10 @@ export function assertAttribution(rows: JsonRow[], attempts: Attempt[]): number 
       continue;
     }
     assert(row.status !== "never-seen", `${what} is never-seen: ${row.reason}`);
-    assert(row.logins <= e.logins, `${what}: ${row.logins} logins, the server chose it ${e.logins}`);
+    assert(
+      row.logins <= e.logins,
+      `${what}: ${row.logins} logins, the server chose it ${e.logins}`,
+    );
     assert(
       row.logins + row.uncertain_logins >= e.logins,
       `${what}: ${row.logins}+${row.uncertain_logins}? logins, the server chose it ${e.logins}`,
@@ -191,6 +199,7 @@ export function assertAttribution(rows: JsonRow[], attempts: Attempt[]): number 
     exact++;
     assert(row.last_seen !== null && /[+-]\d\d:\d\d$/.test(row.last_seen), `${what} last_seen`);
     within(Date.parse(row.last_seen), e.window, `${what} last_seen ${row.last_seen}`);
+    if (!checkHosts) continue;
     for (const host of e.hosts) assert(row.client_hosts.includes(host), `${what} from ${host}`);
   }
   const missing = [...chosen.keys()].filter((k) => !reported.has(k));

@@ -154,6 +154,25 @@ export function isIpAddress(host: string): boolean {
   return ipv4(host) !== undefined || (host.includes(":") && /^[0-9a-f:.]+$/i.test(host));
 }
 
+/**
+ * Whether a host pattern is a host name the server must resolve to match
+ * (`hostname_requires_resolving` in `sql_acl.cc`): not `localhost`, no `:`,
+ * `%`, `_` or `/`, and not only digits and dots. With `skip-name-resolve`
+ * MariaDB ignores such accounts ("ignored in --skip-name-resolve mode"): no
+ * login can use them, and `ALTER USER` fails with error 1396.
+ *
+ * @example
+ * ```ts
+ * hostRequiresResolving("db1.example.com"); // true
+ * hostRequiresResolving("10.0.0.%"); // false
+ * ```
+ */
+export function hostRequiresResolving(host: string): boolean {
+  if (host.toLowerCase() === "localhost") return false;
+  if (/[:%_/]/.test(host)) return false;
+  return !/^[0-9.]*$/.test(host);
+}
+
 /** An account prepared for matching. */
 export interface Candidate {
   account: Account;

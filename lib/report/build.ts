@@ -8,7 +8,7 @@
  */
 
 import { type Account, accountKey, formatAccountName } from "../format/account.ts";
-import type { LostRange, Observation, Watched } from "../store/report_reads.ts";
+import type { LostRange, Observation, Observations, Watched } from "../store/report_reads.ts";
 import type { ProxyActivity } from "../track/aggregate.ts";
 import { indexAccounts } from "./accounts.ts";
 import { candidateAccounts, type Choice, type Resolution } from "./candidates.ts";
@@ -71,6 +71,8 @@ export interface ReportInput {
   resolution: Resolution;
   watched: Watched[];
   losses: LostRange[];
+  /** When the last run started (see {@link Observations}). */
+  lastRun?: number;
   /** The end of the period, epoch milliseconds. */
   now: number;
   /** `--unused-for`; without it, `used` means a login was ever recorded. */
@@ -229,7 +231,7 @@ export function buildReport(input: ReportInput): Report {
     });
   }
   const watchedSince = watchStart(input.watched);
-  const ctx = { ...input, watchedSince };
+  const ctx = { ...input, watchedSince, readUntil: input.lastRun };
   const judged = [...rows.values()].map((row): ReportRow => {
     row.clientHosts.sort();
     return { ...row, ...verdict(row, ctx) };

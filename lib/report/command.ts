@@ -146,6 +146,7 @@ export async function report(options: ReportOptions): Promise<void> {
     resolution,
     watched: observed.watched,
     losses: observed.losses,
+    lastRun: observed.lastRun,
     now,
     periodMs: period?.ms,
     self: defined.self,

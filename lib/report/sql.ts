@@ -4,13 +4,16 @@
  * that are `unused` or `never-seen`, then the same accounts' `DROP USER`
  * commented out. Never for `mariadb.sys` (MariaDB's own definer account) nor
  * for the account the report connects as, never for `used` or `unknown`
- * rows. Names are backtick identifiers (a backtick doubled), which MariaDB
+ * rows, nor for an account a server with `skip-name-resolve` ignores (a
+ * host name: `ALTER USER` would fail, and the client stop there); with
+ * name resolution unknown, those come last. Names are backtick identifiers (a backtick doubled), which MariaDB
  * reads back the same in every `sql_mode`; an empty name is `''`.
  *
  * @module
  */
 
 import { type Account, formatAccountName } from "../format/account.ts";
+import { hostRequiresResolving } from "./accounts.ts";
 import type { Report, ReportRow } from "./build.ts";
 import type { ReportMeta } from "./format.ts";
 
@@ -47,6 +50,9 @@ function keptBecause(row: ReportRow, meta: ReportMeta): string | undefined {
     return "the report connects as it";
   }
   if (row.status !== "unused" && row.status !== "never-seen") return row.status;
+  if (meta.nameResolution === "off" && hostRequiresResolving(row.host)) {
+    return "the server runs with skip-name-resolve and ignores it (ALTER USER would fail)";
+  }
   return undefined;
 }
 
@@ -65,7 +71,8 @@ function keptBecause(row: ReportRow, meta: ReportMeta): string | undefined {
  * ```
  */
 export function formatSql(report: Report, meta: ReportMeta, time: (ms: number) => string): string {
-  const lock = report.rows.filter((r) => keptBecause(r, meta) === undefined);
+  const lock = report.rows.filter((r) => keptBecause(r, meta) === undefined)
+    .sort((a, b) => Number(hostRequiresResolving(a.host)) - Number(hostRequiresResolving(b.host)));
   const kept = report.rows.filter((r) => keptBecause(r, meta) !== undefined);
   const account = (r: ReportRow) => ({ user: r.name, host: r.host });
   const out = [

@@ -48,6 +48,8 @@ export interface VerdictContext {
   periodMs?: number;
   /** Since when every server host has been watched; `undefined`: nothing read yet. */
   watchedSince?: number;
+  /** When the last run started: what the logs held then has been read. */
+  readUntil?: number;
   losses: LostRange[];
   /** Formats an instant for the reason. */
   time: (ms: number) => string;
@@ -58,6 +60,9 @@ export interface Verdict {
   status: Status;
   reason: string;
 }
+
+/** A last run older than this before the report's time leaves the rest of the period unread. */
+export const STALE_MS = 3_600_000;
 
 function plural(n: number, word: string): string {
   return `${n} ${word}${n === 1 ? "" : "s"}`;
@@ -105,6 +110,13 @@ export function verdict(evidence: Evidence, ctx: VerdictContext): Verdict {
   } else if (since !== undefined && watchedSince > since) {
     causes.push(
       `watched only since ${time(watchedSince)}, after the period began (${time(since)})`,
+    );
+  }
+  if (ctx.readUntil !== undefined && now - ctx.readUntil > STALE_MS) {
+    causes.push(
+      `the last run started at ${time(ctx.readUntil)}, over an hour before ${
+        time(now)
+      }: later logins are not read yet`,
     );
   }
   if (causes.length > 0) return { status: "unknown", reason: causes.join("; ") };

@@ -47,6 +47,8 @@ export interface Observations {
   /** Empty when nothing has been read yet (or the schema predates the watch table). */
   watched: Watched[];
   losses: LostRange[];
+  /** When the last run started (it read what the logs held then), if any run completed. */
+  lastRun?: number;
 }
 
 /**
@@ -127,6 +129,15 @@ export function readObservations(store: Store): Observations {
         to: Number(r.to_ms ?? r.detected_ms),
       }))
       : [];
-    return { accounts: [...byKey.values()], proxies, watched, losses };
+    const last = tables.has("runs")
+      ? (db.prepare("SELECT MAX(started_ms) AS at FROM runs").get() as { at: unknown }).at
+      : null;
+    return {
+      accounts: [...byKey.values()],
+      proxies,
+      watched,
+      losses,
+      ...(last == null ? {} : { lastRun: Number(last) }),
+    };
   });
 }
