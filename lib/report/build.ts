@@ -8,7 +8,7 @@
  */
 
 import { type Account, accountKey, formatAccountName } from "../format/account.ts";
-import type { LostRange, Observation, Observations, Watched } from "../store/report_reads.ts";
+import type { LostRange, Observation, Watched } from "../store/report_reads.ts";
 import type { ProxyActivity } from "../track/aggregate.ts";
 import { indexAccounts } from "./accounts.ts";
 import { candidateAccounts, type Choice, type Resolution } from "./candidates.ts";
@@ -71,7 +71,7 @@ export interface ReportInput {
   resolution: Resolution;
   watched: Watched[];
   losses: LostRange[];
-  /** When the last run started (see {@link Observations}). */
+  /** When the last run started: what the logs held then has been read. */
   lastRun?: number;
   /** The end of the period, epoch milliseconds. */
   now: number;
