@@ -82,7 +82,9 @@ export function formatSql(report: Report, meta: ReportMeta, time: (ms: number) =
     (meta.connectedAs ? `, connected as ${formatAccountName(meta.connectedAs)}` : ""),
     "-- Locks the accounts listed as unused or never-seen (undo: ALTER USER ... ACCOUNT UNLOCK).",
   ];
-  for (const r of kept) {
+  const used = kept.filter((r) => r.status === "used" && keptBecause(r, meta) === "used");
+  if (used.length > 0) out.push(`-- Not locked: ${used.length} used`);
+  for (const r of kept.filter((r) => !used.includes(r))) {
     out.push(
       commentText(`-- Not locked: ${formatAccountName(account(r))}: ${keptBecause(r, meta)}`),
     );
