@@ -177,7 +177,8 @@ export function buildReport(input: ReportInput): Report {
     const noAccount = "no defined account matches";
     if (o.logins > 0 || o.lastLogin !== undefined) {
       const [only] = choice.accounts;
-      const own = self && only && same(only, self.account) && same(o, self.client);
+      const own = self && choice.accounts.length === 1 && same(only, self.account) &&
+        same(o, self.client);
       if (choice.accounts.length === 0) {
         Object.assign(lost, { logins: o.logins, lastLogin: o.lastLogin, why: noAccount });
       } else if (choice.accounts.length === 1 && !own) {
@@ -221,6 +222,16 @@ export function buildReport(input: ReportInput): Report {
   for (const p of input.proxies) {
     const row = rowOf({ user: p.proxiedUser, host: p.proxiedHost });
     if (row) addLogins(row, p.logins, p.lastLogin, p.host);
+    else {
+      unmatched.push({
+        user: p.proxiedUser,
+        host: p.proxiedHost,
+        logins: p.logins,
+        lastLogin: p.lastLogin,
+        failed: 0,
+        why: `proxied from ${p.user}@${p.host} (PROXY_CONNECT) to an account not listed`,
+      });
+    }
   }
   const selfRow = self && rowOf(self.account);
   if (selfRow) {
