@@ -209,6 +209,21 @@ Deno.test("buildReport(): the report's own login is a doubt, never the evidence 
     observed: [{ user: "root", host: "localhost", logins: 1, lastLogin: 990, failed: 0 }],
   }).rows[0];
   assertEquals(root.status, "used");
+  // The report's user@host may also be another account: a doubt on both, as any other.
+  const both = buildReport({
+    ...base,
+    defined: [{ user: "svc", host: "127.0.0.1" }, { user: "", host: "localhost" }],
+    self: {
+      account: { user: "svc", host: "127.0.0.1" },
+      client: { user: "svc", host: "localhost" },
+    },
+    resolution: { mode: "on", addresses: new Map() },
+    observed: [{ user: "svc", host: "localhost", logins: 2, lastLogin: 990, failed: 0 }],
+  });
+  assertEquals(both.rows.map((r) => [r.name, r.status, r.uncertainLogins]), [
+    ["svc", "unknown", 2],
+    ["", "unknown", 2],
+  ]);
 });
 
 Deno.test("formatReport() json is an object with metadata, accounts and unmatched; csv quotes", () => {
