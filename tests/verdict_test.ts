@@ -102,7 +102,7 @@ Deno.test("verdict(): a last run over an hour before the report's time is unknow
   assertEquals(verdict({ doubts: [] }, { ...CTX, readUntil: NOW - STALE_MS }).status, "never-seen");
 });
 
-Deno.test("runs record the earliest event read per server host; schema 1 is backfilled from activity", async () => {
+Deno.test("runs record the earliest event read per server host", async () => {
   await withTempDir(async (dir) => {
     const logs = join(dir, "logs");
     await Deno.mkdir(logs);
@@ -132,11 +132,60 @@ Deno.test("runs record the earliest event read per server host; schema 1 is back
     });
     assertEquals((await runCli(["--config", config])).code, 0);
     assertEquals(watch(), expected);
-    // A database of schema 1 (no watch table) gets one from its activity.
+  });
+});
+
+/** A database as schema 1 (before the watch table) left it: the tables of migration 1. */
+const SCHEMA_1 = `
+  CREATE TABLE Accounts (name TEXT, host TEXT, last_seen TIMESTAMP, PRIMARY KEY (name, host));
+  CREATE TABLE activity (
+    name TEXT NOT NULL, host TEXT NOT NULL, server_host TEXT,
+    logins INTEGER NOT NULL DEFAULT 0, first_login_ms INTEGER, last_login_ms INTEGER,
+    failed_attempts INTEGER NOT NULL DEFAULT 0, last_failed_ms INTEGER,
+    PRIMARY KEY (name, host)) WITHOUT ROWID;
+  CREATE TABLE proxy_logins (
+    name TEXT NOT NULL, host TEXT NOT NULL, proxied_user TEXT NOT NULL,
+    proxied_host TEXT NOT NULL, logins INTEGER NOT NULL, last_login_ms INTEGER NOT NULL,
+    PRIMARY KEY (name, host, proxied_user, proxied_host)) WITHOUT ROWID;
+  CREATE TABLE checkpoints (
+    fingerprint TEXT PRIMARY KEY, path TEXT NOT NULL, dev INTEGER, ino INTEGER,
+    gzip INTEGER NOT NULL, size INTEGER NOT NULL, offset INTEGER NOT NULL,
+    mtime_ms INTEGER NOT NULL, last_instant_ms INTEGER, seen_ms INTEGER NOT NULL);
+  CREATE TABLE pending_change_user (
+    server_host TEXT NOT NULL, connection_id TEXT NOT NULL, at_ms INTEGER NOT NULL,
+    PRIMARY KEY (server_host, connection_id));
+  CREATE TABLE losses (
+    detected_ms INTEGER NOT NULL, path TEXT NOT NULL, fingerprint TEXT NOT NULL,
+    unread_bytes INTEGER NOT NULL, from_ms INTEGER, to_ms INTEGER);
+  CREATE TABLE runs (
+    started_ms INTEGER NOT NULL, finished_ms INTEGER NOT NULL, files_read INTEGER NOT NULL,
+    bytes_read INTEGER NOT NULL, logins INTEGER NOT NULL, failed_attempts INTEGER NOT NULL,
+    malformed INTEGER NOT NULL, long_lines INTEGER NOT NULL, empty_user INTEGER NOT NULL,
+    losses INTEGER NOT NULL, errors INTEGER NOT NULL);
+  PRAGMA user_version = 1;`;
+
+Deno.test("a database of schema 1 gets its watch starts from its activity", async () => {
+  await withTempDir(async (dir) => {
+    const db = join(dir, "audit.sqlite");
     const d = new DatabaseSync(db);
-    d.exec("DROP TABLE watch; PRAGMA user_version = 1");
+    d.exec(SCHEMA_1);
+    // The ledger: a failure before the first login on db1, logins only on db2, a row without times.
+    d.exec(`INSERT INTO activity VALUES
+      ('app', '10.0.0.1', 'db1', 2, 2000, 3000, 1, 1000),
+      ('ops', '10.0.0.2', 'db1', 1, 1500, 1500, 0, NULL),
+      ('web', '10.0.0.3', 'db2', 1, 5000, 5000, 0, NULL),
+      ('old', '10.0.0.4', NULL, 0, NULL, NULL, 0, NULL);
+      INSERT INTO runs VALUES (500, 600, 1, 10, 4, 1, 0, 0, 0, 0, 0);`);
     d.close();
+    await Deno.mkdir(join(dir, "logs"));
+    const config = await writeConfig(dir, { AuditLogPath: join(dir, "logs") });
     assertEquals((await runCli(["--config", config])).code, 0);
-    assertEquals(watch(), expected);
+    const after = new DatabaseSync(db);
+    const rows = after.prepare("SELECT * FROM watch ORDER BY server_host").all();
+    after.close();
+    assertEquals(rows.map((r) => [r.server_host, r.first_event_ms, r.first_run_ms]), [
+      ["db1", 1000, 500],
+      ["db2", 5000, 500],
+    ]);
   });
 });
