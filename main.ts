@@ -210,12 +210,15 @@ export async function main(args: string[]): Promise<number> {
       "print accounts with their last login (reads the database only); with --accounts or " +
         "--accounts-from-server, one row per account MariaDB defines, never-used ones included",
     )
-    .option("--format <format>", "table, json or csv (default: table on a terminal, else json)")
+    .option(
+      "--format <format>",
+      "table, json, csv or sql (ACCOUNT LOCK plan) (default: table on a terminal, else json)",
+    )
     .option(
       "--unused-for <duration>",
-      "only accounts without a successful login for 90d, 12w, 6m, 1y …",
+      "only accounts not certainly used in the last 90d, 12w, 6m, 1y … (status and reason say why)",
     )
-    .option("--failed", "only accounts with failed attempts and no successful login in that period")
+    .option("--failed", "only accounts not used (in that period) with failed attempts in it")
     .option(
       "--accounts <file>",
       "the defined accounts: user<TAB>host lines (- for stdin), as printed by " +
