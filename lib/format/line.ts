@@ -13,7 +13,7 @@ import type { WallReader } from "../time/clock.ts";
 import type { Layout } from "../time/layout.ts";
 import type { Zone } from "../time/zone.ts";
 import { type AuditRecord, parseRecord } from "./record.ts";
-import { parseSyslogRecord, syslogWall } from "./syslog.ts";
+import { parseSyslogLine, parseSyslogRecord, syslogWall } from "./syslog.ts";
 
 /** How the lines of an audit log are written. */
 export interface LineFormat {
@@ -78,6 +78,23 @@ export function syslogFormat(file: LineFormat, ident: string): LineFormat {
 export function parseLine(line: string, format: LineFormat): AuditRecord | null | undefined {
   if (format.syslogIdent !== undefined) return parseSyslogRecord(line, format.syslogIdent);
   return parseRecord(line, format.timestampCommas);
+}
+
+/**
+ * The timestamp of a line as written, or `undefined` when it has none: the
+ * record's, or a syslog line's (of any program: its time still bounds the
+ * file's events).
+ *
+ * @example
+ * ```ts
+ * import { compileLayout } from "../time/layout.ts";
+ * const syslog = syslogFormat(lineFormat(compileLayout("20060102 15:04:05")), "mysqld");
+ * lineTimestamp("Dec  1 20:46:27 vm other: hello", syslog); // "Dec  1 20:46:27"
+ * ```
+ */
+export function lineTimestamp(line: string, format: LineFormat): string | undefined {
+  if (format.syslogIdent !== undefined) return parseSyslogLine(line)?.timestamp;
+  return parseRecord(line, format.timestampCommas)?.timestamp;
 }
 
 /**
