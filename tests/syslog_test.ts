@@ -25,6 +25,7 @@ import { type Attempt, login, rootSql, withMariaDb } from "./mariadb.ts";
 import { real } from "./real.ts";
 import { devLogWrap, logger, logrotate, waitForLines, withRsyslog } from "./rsyslog.ts";
 import { SYSLOG_CAPTURE } from "./capture_syslog.ts";
+import { pluginFindings } from "../lib/check/plugin.ts";
 import { formatChoice, formatOfFile } from "../lib/format/identify.ts";
 import { parseLine, syslogFormat, timestampReader } from "../lib/format/line.ts";
 import { lineFormat } from "../lib/format/line.ts";
@@ -504,4 +505,33 @@ Deno.test("config: AuditFormat, AuditSource and the journal keys are checked, na
   ) {
     assertThrows(() => parse(text), (e: unknown) => e instanceof ConfigError && e.key === key);
   }
+});
+
+Deno.test("pluginFindings(): a server logging to syslog against AuditFormat, AuditSource and SyslogIdent", () => {
+  const settings = {
+    logging: true,
+    events: ["CONNECT"],
+    outputType: "syslog",
+    filePath: "/var/lib/mysql/server_audit.log",
+    rotateSize: 1_000_000,
+    rotations: 9,
+    queryLogLimit: 1024,
+  };
+  const findings = (ini: string, s: Partial<typeof settings & { syslogIdent: string }> = {}) =>
+    pluginFindings({
+      settings: { ...settings, ...s },
+      config: parseConfig("c.ini", ini),
+      listed: [],
+    }).filter((f) => f.severity === "error").map((f) => f.message);
+  assertEquals(findings(""), []);
+  assertEquals(findings("AuditSource = journal\n"), []);
+  assert(findings("AuditFormat = file\n")[0].includes("AuditFormat = file passes syslog files"));
+  assert(
+    findings("", { syslogIdent: "audit" })[0].includes("SyslogIdent is mysql-server_auditing"),
+  );
+  assertEquals(findings("SyslogIdent = audit\n", { syslogIdent: "audit" }), []);
+  assert(
+    findings("AuditSource = journal\n", { outputType: "file" })[0]
+      .includes("server_audit_output_type = file"),
+  );
 });

@@ -1,13 +1,15 @@
 /**
  * The audit plugin's settings against the ini: loaded and logging, CONNECT
  * among its events, its output and file where `AuditLogPath` and
- * `AuditLogFile` look, its query log limit and its own rotation.
+ * `AuditLogFile` look (or, for syslog output, `AuditFormat`, `AuditSource`
+ * and `SyslogIdent` that read it), its query log limit and its own rotation.
  *
  * @module
  */
 
 import { isAbsolute, join } from "node:path";
 import type { Config } from "../config.ts";
+import { DEFAULT_SYSLOG_IDENT } from "../format/syslog.ts";
 import { MAX_LINE_BYTES } from "../input/source.ts";
 import { type Finding, finding } from "./finding.ts";
 
@@ -17,6 +19,8 @@ export interface PluginSettings {
   /** `server_audit_events`, upper case; empty means every event. */
   events: string[];
   outputType: string;
+  /** `server_audit_syslog_ident` (absent: the server's default). */
+  syslogIdent?: string;
   /** `server_audit_file_path` resolved against the data directory. */
   filePath: string;
   rotateSize: number;
@@ -46,6 +50,7 @@ export function pluginSettings(variables: Map<string, string>): PluginSettings |
     events: (variables.get("server_audit_events") ?? "").toUpperCase().split(",")
       .map((e) => e.trim()).filter((e) => e !== ""),
     outputType: (variables.get("server_audit_output_type") ?? "file").toLowerCase(),
+    syslogIdent: variables.get("server_audit_syslog_ident"),
     // The plugin appends its default name to a path that ends with a slash.
     filePath: resolved.endsWith("/") ? join(resolved, "server_audit.log") : resolved,
     rotateSize: Number(variables.get("server_audit_file_rotate_size") ?? 1_000_000),
@@ -102,12 +107,16 @@ export function pluginFindings(input: PluginInput): Finding[] {
       ),
   );
   if (s.outputType === "syslog") {
+    out.push(...syslogFindings(s, config));
+  } else if (config.auditSource === "journal") {
     out.push(
       finding(
         "plugin",
-        "ok",
-        "server_audit_output_type = syslog: AuditLogPath must name the file the syslog " +
-          `daemon writes (now ${config.auditLogPath})`,
+        "error",
+        "AuditSource = journal, but server_audit_output_type = file: nothing the server logs " +
+          "is read",
+        `set AuditSource = files and AuditLogPath to the folder of ${s.filePath} in ` +
+          `${config.file}, or server_audit_output_type = syslog`,
       ),
     );
   } else if (listed.includes(s.filePath)) {
@@ -142,5 +151,42 @@ export function pluginFindings(input: PluginInput): Finding[] {
       )
       : finding("plugin", "ok", `server_audit_query_log_limit = ${s.queryLogLimit}`),
   );
+  return out;
+}
+
+/** The findings about a plugin that logs to syslog: what reads it, and its ident. */
+function syslogFindings(s: PluginSettings, config: Config): Finding[] {
+  const out: Finding[] = [];
+  const ident = s.syslogIdent || DEFAULT_SYSLOG_IDENT;
+  if (ident !== config.syslogIdent) {
+    out.push(finding(
+      "plugin",
+      "error",
+      `server_audit_syslog_ident is ${ident}, SyslogIdent is ${config.syslogIdent}: ` +
+        "no line of the server's counts",
+      `set SyslogIdent = ${ident} in ${config.file}`,
+    ));
+  }
+  if (config.auditSource === "journal") {
+    out.push(finding(
+      "plugin",
+      "ok",
+      "server_audit_output_type = syslog, read from the systemd journal (AuditSource = journal)",
+    ));
+  } else if (config.auditFormat === "file") {
+    out.push(finding(
+      "plugin",
+      "error",
+      "server_audit_output_type = syslog, but AuditFormat = file passes syslog files over",
+      `set AuditFormat = auto (or syslog) in ${config.file}, or AuditSource = journal`,
+    ));
+  } else {
+    out.push(finding(
+      "plugin",
+      "ok",
+      "server_audit_output_type = syslog: AuditLogPath must name the file the syslog " +
+        `daemon writes (now ${config.auditLogPath}), or AuditSource = journal the journal`,
+    ));
+  }
   return out;
 }
