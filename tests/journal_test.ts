@@ -216,6 +216,25 @@ Deno.test("journal: a journalctl that cannot run is one stderr line, exit 1, the
   });
 });
 
+Deno.test("journal: a user who sees only its own journal is told so (exit 1), not a silent nothing", async () => {
+  await withTempDir(async (dir) => {
+    // What journalctl 252 says, and does, for a user outside systemd-journal and adm (a
+    // stand-in: the hint needs a system journal, which the test machine may not have).
+    const fake = join(dir, "journalctl");
+    await Deno.writeTextFile(
+      fake,
+      "#!/bin/sh\necho 'Hint: You are currently not seeing messages from other users and the " +
+        "system.' >&2\nexit 0\n",
+    );
+    await Deno.chmod(fake, 0o755);
+    const config = await journalConfig(dir, { JournalctlPath: fake });
+    const run = await runCli(["--config", config]);
+    assertEquals(run.code, 1);
+    assertEquals(run.stderr.trim().split("\n").length, 1);
+    assert(run.stderr.includes("systemd-journal or adm"), run.stderr);
+  });
+});
+
 real(
   "journald: a real server's entries through a real journald, read across a rotation",
   ["mariadb", "journald"],

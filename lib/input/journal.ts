@@ -124,7 +124,8 @@ export async function readJournal(
   onBlock: (block: string, cursor: string) => void,
 ): Promise<JournalRead> {
   const name = journalName(source);
-  const args = ["-o", "json", "--all", "--no-pager", "-q", `--output-fields=${FIELDS}`];
+  // Not -q: it would hush the hint that this user sees only its own journal.
+  const args = ["-o", "json", "--all", "--no-pager", `--output-fields=${FIELDS}`];
   if (source.file) args.push("--file", source.file);
   if (source.directory) args.push("--directory", source.directory);
   if (source.cursor) args.push("--cursor", source.cursor);
@@ -197,7 +198,16 @@ export async function readJournal(
     throw e;
   }
   const status = await child.status;
-  const problem = (await stderr).trim().split("\n").filter((l) => l !== "").at(-1);
+  const said = await stderr;
+  const problem = said.trim().split("\n").filter((l) => l !== "").at(-1);
+  if (said.includes("not seeing messages from other users")) {
+    throw new SourceError(
+      name,
+      "journalctl shows this user only its own entries: run conntracker as root, or as a user " +
+        "in the group systemd-journal or adm",
+      { problem: "permission denied" },
+    );
+  }
   if (!status.success) {
     throw new SourceError(
       name,
