@@ -99,7 +99,7 @@ export async function readJournalEntries(options: {
   } catch (e) {
     if (!(e instanceof SourceError)) throw e;
     failures.errors.push({ path: e.path, message: e.message });
-    log.log("ERROR", `audit journal ${e.message}`, { journal: e.path });
+    log.log("ERROR", e.message, { journal: e.path });
   }
   log.log("DEBUG", "journal read", { journal: name, entries: outcome.entries });
   return outcome;
