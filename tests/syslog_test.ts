@@ -94,6 +94,15 @@ Deno.test("parseSyslogRecord() reads the plugin's lines in both formats and pass
 Deno.test("syslogWall() reads RFC 3339 exactly and gives the traditional form the file's year", () => {
   const rfc = syslogWall("2026-11-25T00:07:53.933242+01:00", { zone: ZURICH, mtimeMs: 0 })!;
   assertEquals([rfc.year, rfc.hour, rfc.millisecond, rfc.offsetSeconds], [2026, 0, 933, 3600]);
+  // Z, no fraction, another offset: each exact.
+  const instant = (text: string) => {
+    const w = syslogWall(text, { zone: ZURICH, mtimeMs: 0 })!;
+    return Date.UTC(w.year, w.month - 1, w.day, w.hour, w.minute, w.second, w.millisecond) -
+      w.offsetSeconds! * 1000;
+  };
+  assertEquals(instant("2026-12-01T18:19:49.861790Z"), Date.UTC(2026, 11, 1, 18, 19, 49, 861));
+  assertEquals(instant("2026-12-01T18:19:49+00:00"), Date.UTC(2026, 11, 1, 18, 19, 49));
+  assertEquals(instant("2026-12-01T23:49:49.8+05:30"), Date.UTC(2026, 11, 1, 18, 19, 49, 800));
   // Across New Year: the file was last written at 00:00:05 on 1 January 2027 in Zurich.
   const mtimeMs = zurich(2027, 1, 1, 0, 0, 5, 1);
   const year = (text: string) => syslogWall(text, { zone: ZURICH, mtimeMs })?.year;
