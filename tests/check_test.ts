@@ -311,6 +311,36 @@ Deno.test("check: no server to ask, and audit files this user cannot read, are e
   });
 });
 
+Deno.test("check: a database that is not SQLite is an error finding (exit 5), the file untouched", async () => {
+  await withTempDir(async (dir) => {
+    const logs = join(dir, "logs");
+    await Deno.mkdir(logs);
+    await Deno.writeTextFile(
+      join(logs, "server_audit.log"),
+      "20261201 10:00:00,vm,app,localhost,1,0,CONNECT,,,0\n",
+    );
+    const db = join(dir, "audit.sqlite");
+    const junk = new TextEncoder().encode("not a database, ".repeat(400));
+    await Deno.writeFile(db, junk);
+    const path = await writeConfig(dir, { AuditLogPath: logs, MariadbClient: join(dir, "none") });
+    const r = await runCli(["--config", path, "check", "--format", "json"]);
+    assertEquals([r.code, r.stderr], [5, ""]);
+    const findings = JSON.parse(r.stdout) as Finding[];
+    assert(
+      having(findings, "database", "error", `${db}: Database file is not a valid SQLite database`)
+        .length,
+      r.stdout,
+    );
+    assertEquals(await Deno.readFile(db), junk);
+    // Not asked, the server's rotation setting is unknown: not "server_audit_file_rotations = 0".
+    assertEquals(
+      findings.filter((f) => f.check === "logrotate").map((f) => f.severity),
+      ["ok"],
+      r.stdout,
+    );
+  });
+});
+
 Deno.test("findInterval() reads contrib's timer, then the cron file, then root's crontab, then --interval", async () => {
   await withTempDir(async (root) => {
     assertEquals(await findInterval({ root }), undefined);

@@ -6,8 +6,9 @@
  * @module
  */
 
+import { existsSync } from "node:fs";
 import type { Config } from "../config.ts";
-import { guard, openStoreReadOnly, StoreError } from "../store/database.ts";
+import { guard, NoRunYetError, openStoreReadOnly } from "../store/database.ts";
 import { type Finding, finding } from "./finding.ts";
 import type { Interval } from "./interval.ts";
 import { formatSpan } from "./rotation.ts";
@@ -30,16 +31,19 @@ export interface RunHistory {
 const WEEK_MS = 7 * 86_400_000;
 
 /**
- * Reads the recent runs and losses; `undefined` when the database is missing
- * or unusable (the database findings tell why).
+ * Reads the recent runs and losses; `undefined` when the database does not
+ * exist (the database findings tell why).
  *
  * @example
  * ```ts
  * import { loadConfig } from "../config.ts";
  * const history = readRunHistory(await loadConfig("/etc/conntracker/conntracker.ini"), Date.now());
  * ```
+ * @throws {StoreError} when the database is there but cannot be read (not a
+ * database, permissions).
  */
 export function readRunHistory(config: Config, nowMs: number): RunHistory | undefined {
+  if (!existsSync(config.sqlitePath)) return undefined;
   let store;
   try {
     store = openStoreReadOnly(config.sqlitePath, {
@@ -47,7 +51,7 @@ export function readRunHistory(config: Config, nowMs: number): RunHistory | unde
       zone: config.timeLocation,
     });
   } catch (e) {
-    if (e instanceof StoreError) return undefined;
+    if (e instanceof NoRunYetError) return undefined; // Removed since it was looked for.
     throw e;
   }
   try {
