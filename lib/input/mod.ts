@@ -11,7 +11,8 @@
  *   {@link SourceError} with the kind of problem (one owner for how a
  *   file-system error is said);
  * - `mariadb_client.ts`: asking the running server through its command-line
- *   client (`check`, `report --accounts-from-server`), and {@link ServerError}.
+ *   client (`check`, `report --accounts-from-server`), and {@link ServerError};
+ * - `user.ts`: the user this process runs as (for permission problems).
  *
  * A new source of bytes (the systemd journal, say) goes here, beside
  * `source.ts`.
@@ -25,3 +26,4 @@ export * from "./head.ts";
 export * from "./mariadb_client.ts";
 export * from "./source.ts";
 export * from "./tail.ts";
+export * from "./user.ts";
