@@ -210,3 +210,35 @@ Deno.test({
     });
   },
 });
+
+Deno.test({
+  name: "openStore(): a -shm file this user may not write is named, and who",
+  ignore: !IS_ROOT,
+  fn: async () => {
+    await withTempDir(async (dir) => {
+      const logs = join(dir, "logs");
+      await Deno.mkdir(logs);
+      await Deno.writeTextFile(
+        join(logs, "server_audit.log"),
+        "20261125 10:00:00,vm,app,10.0.0.1,3,0,CONNECT,,,0\n",
+      );
+      const path = join(dir, "audit.sqlite");
+      const config = await writeConfig(dir, { AuditLogPath: logs, SqlitePath: path });
+      assertEquals((await runCli(["--config", config])).code, 0);
+      // Left by a run made with another umask or as another user: SQLite gives it the file's mode.
+      const holder = new DatabaseSync(path);
+      try {
+        holder.prepare("SELECT count(*) FROM Accounts").get();
+        await Deno.chmod(`${path}-shm`, 0o444);
+        const r = await runCli(["--config", config], {}, AS_UNPRIVILEGED);
+        assertEquals(r.code, 1, r.stderr);
+        assert(
+          r.stderr.includes(`permission denied writing \\"${path}-shm\\", as root (uid 0)`),
+          r.stderr,
+        );
+      } finally {
+        holder.close();
+      }
+    });
+  },
+});

@@ -7,7 +7,7 @@
  * @module
  */
 
-import { accessSync, constants, statfsSync } from "node:fs";
+import { accessSync, constants, existsSync, statfsSync } from "node:fs";
 import { dirname } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { describeFileError } from "../input/file.ts";
@@ -69,8 +69,8 @@ function fileErrorAs(e: unknown): string {
 
 /**
  * Why this user may not open the database, when permissions are the cause:
- * reading the file, writing in its directory (where SQLite keeps the `-wal`
- * and `-shm` files, for a reader too), writing the file.
+ * reading the file, writing in its directory or its `-wal` and `-shm` files
+ * (SQLite needs them, for a reader too), writing the file.
  */
 function permissionCause(path: string): string | undefined {
   const denied = (p: string, mode: number) => {
@@ -82,10 +82,14 @@ function permissionCause(path: string): string | undefined {
     }
   };
   const dir = dirname(path);
+  const rw = constants.R_OK | constants.W_OK;
+  const side = ["-wal", "-shm"].map((s) => path + s).find((p) => existsSync(p) && denied(p, rw));
   const why = denied(path, constants.R_OK)
     ? "permission denied reading it"
     : denied(dir, constants.W_OK | constants.X_OK)
     ? `permission denied writing in "${dir}" (SQLite's -wal and -shm files go there)`
+    : side
+    ? `permission denied writing "${side}"`
     : denied(path, constants.W_OK)
     ? "permission denied writing it"
     : undefined;
