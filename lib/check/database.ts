@@ -5,7 +5,7 @@
  */
 
 import { dirname, resolve } from "node:path";
-import { LockedError, StoreError } from "../store/database.ts";
+import { LockedError, type StoreError } from "../store/database.ts";
 import { type Finding, finding } from "./finding.ts";
 
 /** What {@link databaseFindings} looks at. */
