@@ -20,18 +20,12 @@ import { Command, CommanderError } from "commander";
 import denoJson from "./deno.json" with { type: "json" };
 import { formatFindings, parseTimeSpan, runCheck, TimeSpanError } from "./lib/check/mod.ts";
 import { ConfigError, configPath, loadConfig } from "./lib/config.ts";
-import { DiscoveryError } from "./lib/input/mod.ts";
+import { DiscoveryError, ServerError } from "./lib/input/mod.ts";
 import { type Attrs, createLogger, formatRecord, shiftLevel } from "./lib/log.ts";
 import { runJson } from "./lib/output/json.ts";
 import { MetricsFileError, writeMetricsFile } from "./lib/output/metrics_file.ts";
 import { createProgressBar } from "./lib/output/progress.ts";
-import {
-  AccountListError,
-  DurationError,
-  report,
-  type ReportOptions,
-  ServerError,
-} from "./lib/report/mod.ts";
+import { AccountListError, DurationError, report, type ReportOptions } from "./lib/report/mod.ts";
 import { LockedError, NoRunYetError, StoreError } from "./lib/store/mod.ts";
 import { runTracking } from "./lib/track/mod.ts";
 import { UsageError } from "./lib/usage.ts";

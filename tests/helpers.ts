@@ -35,7 +35,7 @@ export const FIXTURES: string = join(ROOT, "tests", "fixtures");
  * await withTempDir(async (dir) => await Deno.writeTextFile(`${dir}/x`, "x"));
  * ```
  */
-export async function withTempDir(fn: (dir: string) => Promise<void>): Promise<void> {
+export async function withTempDir(fn: (dir: string) => Promise<void> | void): Promise<void> {
   const dir = await Deno.makeTempDir({ prefix: "conntracker-test-" });
   try {
     await fn(dir);
