@@ -135,6 +135,55 @@ Deno.test("runs record the earliest event read per server host", async () => {
   });
 });
 
+Deno.test("an older audit file read later counts as logins but does not move the watch start", async () => {
+  await withTempDir(async (dir) => {
+    const logs = join(dir, "logs");
+    await Deno.mkdir(logs);
+    // The ledger: a live file of 2026-12-01, then a rotation of 2025-01-01 dropped in (an archive
+    // copied back): nothing between the two was ever read.
+    const live = join(logs, "server_audit.log");
+    await Deno.writeTextFile(live, "20261201 10:00:00,db1,app,10.0.0.1,6,0,CONNECT,,,0\n");
+    await Deno.utime(live, new Date("2026-12-01T10:00:01Z"), new Date("2026-12-01T10:00:01Z"));
+    const config = await writeConfig(dir, { AuditLogPath: logs, TimeLocation: "UTC" });
+    assertEquals((await runCli(["--config", config])).code, 0);
+    const old = join(logs, "server_audit.log.7");
+    await Deno.writeTextFile(old, "20250101 10:00:00,db1,old,10.0.0.1,6,0,CONNECT,,,0\n");
+    await Deno.utime(old, new Date("2025-01-01T10:00:01Z"), new Date("2025-01-01T10:00:01Z"));
+    assertEquals((await runCli(["--config", config])).code, 0);
+    const d = new DatabaseSync(join(dir, "audit.sqlite"));
+    const rows = d.prepare("SELECT server_host, first_event_ms FROM watch").all();
+    const oldLogins = d.prepare("SELECT logins FROM activity WHERE name = 'old'").get();
+    d.close();
+    assertEquals(rows.map((r) => [r.server_host, r.first_event_ms]), [
+      ["db1", Date.parse("2026-12-01T10:00:00Z")],
+    ]);
+    assertEquals(oldLogins?.logins, 1);
+    const accounts = join(dir, "acc.tsv");
+    await Deno.writeTextFile(accounts, "app\t%\nold\t%\nquarterly\t%\n");
+    const r = await runCli([
+      "--config",
+      config,
+      "report",
+      "--accounts",
+      accounts,
+      "--format",
+      "json",
+      "--now",
+      "2026-12-01T10:30:00Z",
+      "--unused-for",
+      "90d",
+    ]);
+    assertEquals(r.code, 0, r.stderr);
+    const doc = JSON.parse(r.stdout);
+    assertEquals(doc.watched_since, "2026-12-01T10:00:00+00:00");
+    const status = Object.fromEntries(
+      doc.accounts.map((a: { name: string; status: string }) => [a.name, a.status]),
+    );
+    // 30 minutes watched: nothing can be unused or never-seen for 90 days.
+    assertEquals(status, { old: "unknown", quarterly: "unknown" });
+  });
+});
+
 /** A database as schema 1 (before the watch table) left it: the tables of migration 1. */
 const SCHEMA_1 = `
   CREATE TABLE Accounts (name TEXT, host TEXT, last_seen TIMESTAMP, PRIMARY KEY (name, host));
