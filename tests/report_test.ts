@@ -39,6 +39,15 @@ Deno.test("parseDuration() reads days, weeks, months of 30 days and years of 365
   for (const bad of ["", "90", "d", "1.5d", "-3d", "3h"]) {
     assertThrows(() => parseDuration(bad), DurationError, bad);
   }
+  // A zero period would call every account without a login this very millisecond unused.
+  for (const zero of ["0d", "0w", "0m", "0y", "000d"]) {
+    assertThrows(() => parseDuration(zero), /must be at least 1 day/, zero);
+  }
+  assertEquals(parseDuration("1d"), DAY);
+  assertEquals(parseDuration("100y"), 36_500 * DAY);
+  for (const huge of ["101y", "36501d", "99999999999y", "1e400d"]) {
+    assertThrows(() => parseDuration(huge), DurationError, huge);
+  }
 });
 
 Deno.test("filterRows() --unused-for keeps the rows not used; --failed those tried", () => {
@@ -390,15 +399,21 @@ Deno.test("report: reads only, hides the watermark row, keeps the old tool's las
 
 Deno.test("report: mistakes are one line with exit 2; before any run exit 6", async () => {
   await withTempDir(async (dir) => {
-    const config = await writeConfig(dir, { AuditLogPath: dir });
+    // A client that does not exist: the report must not get as far as asking the server.
+    const client = join(dir, "no-such-mariadb");
+    const config = await writeConfig(dir, { AuditLogPath: dir, MariadbClient: client });
     const cases: [string[], number, RegExp][] = [
       [["--format", "xml"], 2, /Invalid --format \\"xml\\"/],
       [["--sort", "age"], 2, /Invalid --sort \\"age\\"/],
       [["--unused-for", "90"], 2, /Invalid duration \\"90\\"/],
+      [["--unused-for", "0d"], 2, /Invalid duration \\"0d\\": the period must be at least 1 day/],
+      [["--unused-for", "99999999999y"], 2, /Invalid duration \\"99999999999y\\": .*at most 100/],
+      [["--format", "sql"], 2, /--format sql needs the accounts/],
       [["--now", "yesterday"], 2, /Invalid --now \\"yesterday\\"/],
       [["--accounts", "x", "--accounts-from-server"], 2, /not both/],
       [["--accounts", join(dir, "nope.tsv")], 2, /Account list cannot be read.*file=\S+nope\.tsv/],
       [[], 6, /No run has completed yet: the database does not exist.*file=\S+audit\.sqlite/],
+      [["--accounts-from-server"], 6, /No run has completed yet: the database does not exist/],
     ];
     for (const [args, code, pattern] of cases) {
       const r = await runCli(["--config", config, "report", ...args]);
