@@ -214,8 +214,12 @@ Deno.test("buildReport(): the report's own login is a doubt, never the evidence 
   }).rows[0];
   assertEquals([root.status, root.logins, root.uncertainLogins], ["unknown", 0, 9]);
   assert(/report itself/.test(root.reason), root.reason);
+  // One story: the 9 logins read, the last at 990, in the counts and in the reason alike (the
+  // report's own login now is not one of the logins read).
+  assertEquals(root.lastUncertain, 990);
+  assert(root.reason.startsWith("9 logins, the last 990, from root@localhost"), root.reason);
   root = buildReport({ ...base, observed: [] }).rows[0];
-  assertEquals(root.status, "unknown");
+  assertEquals([root.status, root.uncertainLogins, root.lastUncertain], ["unknown", 0, undefined]);
   // A login of root@localhost from elsewhere is evidence.
   root = buildReport({
     ...base,

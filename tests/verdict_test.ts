@@ -58,9 +58,17 @@ Deno.test("verdict(): a loss in the period leaves accounts without a login in it
   }];
   const v = verdict({ doubts: [] }, { ...CTX, losses });
   assertEquals(v.status, "unknown");
-  assert(
-    v.reason.includes("audit data lost from 2026-11-11 to 2026-11-12 (512 bytes of"),
+  assertEquals(
     v.reason,
+    "audit data lost from 2026-11-11 to 2026-11-12 (/var/lib/mysql/server_audit.log.9 was " +
+      "removed before it was read to the end, at least 512 bytes unread)",
+  );
+  // Nothing known unread when it was last seen (it grew afterwards): only the range is said.
+  const grown = [{ ...losses[0], unreadBytes: 0 }];
+  assertEquals(
+    verdict({ doubts: [] }, { ...CTX, losses: grown }).reason,
+    "audit data lost from 2026-11-11 to 2026-11-12 (/var/lib/mysql/server_audit.log.9 was " +
+      "removed before it was read to the end)",
   );
   assertEquals(
     verdict({ lastSeen: NOW - 100 * DAY, doubts: [] }, { ...CTX, losses }).status,
@@ -92,6 +100,24 @@ Deno.test("verdict(): doubtful logins in the period are unknown, older ones do n
     verdict({ doubts: [{ ...doubt, lastLogin: NOW - 100 * DAY }] }, CTX).status,
     "never-seen",
   );
+});
+
+Deno.test("verdict(): a doubt with no time lies in any period", () => {
+  const undated = { logins: 2, why: "from app@db1 (an unreadable timestamp)" };
+  for (const ctx of [CTX, { ...CTX, periodMs: undefined }, { ...CTX, periodMs: DAY }]) {
+    assertEquals(verdict({ doubts: [undated] }, ctx), {
+      status: "unknown",
+      reason: "2 logins at an unknown time, from app@db1 (an unreadable timestamp)",
+    });
+    // An older certain login does not outweigh it.
+    const older = verdict({ lastSeen: NOW - 200 * DAY, doubts: [undated] }, ctx);
+    assertEquals(older.status, ctx.periodMs === undefined ? "used" : "unknown");
+  }
+  const uncounted = { logins: 0, why: "the old tool saw it" };
+  assertEquals(verdict({ doubts: [uncounted] }, CTX), {
+    status: "unknown",
+    reason: "the old tool saw it",
+  });
 });
 
 Deno.test("verdict(): a last run over an hour before the report's time is unknown", () => {

@@ -235,9 +235,9 @@ export function buildReport(input: ReportInput): Report {
   }
   const selfRow = self && rowOf(self.account);
   if (selfRow) {
+    // No time and no count: it is in any period, and it does not add to the logins read.
     addDoubt(selfRow, {
       logins: 0,
-      lastLogin: input.now,
       why: "the report itself logged in as this account (CURRENT_USER()) to list the accounts",
     });
   }

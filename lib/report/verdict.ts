@@ -27,7 +27,7 @@ export type Status = typeof STATUSES[number];
 /** Logins that may have been an account's, and why they are not certain. */
 export interface Doubt {
   logins: number;
-  /** The last of them (epoch milliseconds), if known. */
+  /** The last of them (epoch milliseconds); `undefined`: not known, so it may lie in any period. */
   lastLogin?: number;
   /** In words: where they came from and what else they may have been. */
   why: string;
@@ -92,17 +92,26 @@ export function verdict(evidence: Evidence, ctx: VerdictContext): Verdict {
   if (inPeriod(lastSeen)) return { status: "used", reason: `last login ${time(lastSeen!)}` };
   const causes: string[] = [];
   for (const d of evidence.doubts) {
-    if (!inPeriod(d.lastLogin)) continue;
-    const count = d.logins > 0
-      ? `${plural(d.logins, "login")}, the last ${time(d.lastLogin!)}, `
-      : "";
+    // A doubt with no time may lie in any period.
+    if (d.lastLogin !== undefined && !inPeriod(d.lastLogin)) continue;
+    const count = d.logins === 0
+      ? ""
+      : d.lastLogin === undefined
+      ? `${plural(d.logins, "login")} at an unknown time, `
+      : `${plural(d.logins, "login")}, the last ${time(d.lastLogin)}, `;
     causes.push(`${count}${d.why}`);
   }
   for (const loss of ctx.losses) {
     if (since !== undefined && loss.to < since) continue;
     const from = loss.from === undefined ? "before" : `from ${time(loss.from)}`;
+    // The bytes known unread are a lower bound (the file may have grown after it was last read).
+    const bytes = loss.unreadBytes > 0
+      ? `, at least ${plural(loss.unreadBytes, "byte")} unread`
+      : "";
     causes.push(
-      `audit data lost ${from} to ${time(loss.to)} (${loss.unreadBytes} bytes of ${loss.path})`,
+      `audit data lost ${from} to ${
+        time(loss.to)
+      } (${loss.path} was removed before it was read to the end${bytes})`,
     );
   }
   if (watchedSince === undefined) {
