@@ -401,6 +401,65 @@ Deno.test("report: reads only, hides the watermark row, keeps the old tool's las
   });
 });
 
+Deno.test("report: the old tool's host:port rows go to the account of the host; an unreadable last_seen is a doubt", async () => {
+  await withTempDir(async (dir) => {
+    const logs = join(dir, "logs");
+    await Deno.mkdir(logs);
+    const db = join(dir, "audit.sqlite");
+    // The ledger: the old tool's rows, as it wrote them (newer servers log host:port), and one
+    // event of ours, so that the watch has begun.
+    const d = new DatabaseSync(db);
+    d.exec(`CREATE TABLE Accounts (name TEXT, host TEXT, last_seen TEXT, PRIMARY KEY (name, host));
+      INSERT INTO Accounts VALUES ('mysql', 'localhost', '2026-10-01 12:00:00+00:00'),
+        ('app', '10.0.0.7:53422', '2026-11-10 10:00:00+00:00'),
+        ('batch', 'localhost:unavailable', '2026-11-11 10:00:00+00:00'),
+        ('batch', 'localhost', '2026-11-05 10:00:00+00:00'),
+        ('weird', '10.0.0.9', 'last tuesday');`);
+    d.close();
+    const log = join(logs, "server_audit.log");
+    await Deno.writeTextFile(log, "20261101 00:00:00,db1,other,10.0.0.1,6,0,CONNECT,,,0\n");
+    await Deno.utime(log, new Date("2026-11-01T00:00:01Z"), new Date("2026-11-01T00:00:01Z"));
+    const config = await writeConfig(dir, { AuditLogPath: logs, TimeLocation: "UTC" });
+    assertEquals((await runCli(["--config", config])).code, 0);
+    const accounts = join(dir, "acc.tsv");
+    await Deno.writeTextFile(
+      accounts,
+      "app\t10.0.0.7\napp\t%\nbatch\tlocalhost\nweird\t%\nother\t%\n",
+    );
+    const r = await runCli([
+      "--config",
+      config,
+      "report",
+      "--accounts",
+      accounts,
+      "--format",
+      "json",
+    ]);
+    assertEquals([r.code, r.stderr], [0, ""]);
+    const doc = JSON.parse(r.stdout);
+    const got = Object.fromEntries(
+      doc.accounts.map((a: Record<string, string>) => [
+        `${a.name}@${a.host}`,
+        [a.status, a.last_seen],
+      ]),
+    );
+    // Expected by hand: 10.0.0.7:53422 is the client 10.0.0.7, which 'app'@'10.0.0.7' takes;
+    // localhost:unavailable is localhost, the later of the two rows counts.
+    assertEquals(got, {
+      "app@10.0.0.7": ["used", "2026-11-10T10:00:00+00:00"],
+      "app@%": ["never-seen", null],
+      "batch@localhost": ["used", "2026-11-11T10:00:00+00:00"],
+      "weird@%": ["unknown", null],
+      "other@%": ["used", "2026-11-01T00:00:00+00:00"],
+    });
+    const weird = doc.accounts.find((a: Record<string, string>) => a.name === "weird");
+    assert(
+      /the old tool saw weird@10\.0\.0\.9 log in; its last_seen "last tuesday"/.test(weird.reason),
+    );
+    assertEquals(doc.unmatched, []);
+  });
+});
+
 Deno.test("report: mistakes are one line with exit 2; before any run exit 6", async () => {
   await withTempDir(async (dir) => {
     // A client that does not exist: the report must not get as far as asking the server.

@@ -201,6 +201,14 @@ export function buildReport(input: ReportInput): Report {
         }
       }
     }
+    for (const text of o.unreadableLastSeen ?? []) {
+      // The old tool saw a login, when is not known: a doubt in any period on every candidate.
+      const why = `the old tool saw ${o.user}@${o.host} log in; its last_seen ${
+        JSON.stringify(text)
+      } cannot be read`;
+      if (choice.accounts.length === 0) lost.why ||= noAccount;
+      for (const a of choice.accounts) addDoubt(rowOf(a)!, { logins: 0, why });
+    }
     if (o.failed > 0) {
       const targets = o.user === "" ? [] : choice.accounts;
       if (targets.length === 0) {

@@ -7,6 +7,7 @@
  */
 
 import { accountKey } from "../format/account.ts";
+import { stripPort } from "../format/record.ts";
 import type { ProxyActivity } from "../track/aggregate.ts";
 import { guard, NoRunYetError, type Store, StoreError } from "./database.ts";
 import { WATERMARK_ACCOUNT } from "./schema.ts";
@@ -20,6 +21,8 @@ export interface Observation {
   lastLogin?: number;
   failed: number;
   lastFailed?: number;
+  /** The old tool's `last_seen` texts for it that cannot be read: logins at an unknown time. */
+  unreadableLastSeen?: string[];
 }
 
 /** Since when a server host is watched. Times are epoch milliseconds. */
@@ -53,8 +56,11 @@ export interface Observations {
 
 /**
  * Reads every logged `user@host`: the activity table, and the `Accounts` rows
- * of logins read by the old tool (their counts are unknown). The watermark
- * row of `Accounts` is not an account's activity.
+ * of logins read by the old tool (their counts are unknown; their hosts lose
+ * the `:port` or `:unavailable` the old tool kept, as the parser strips it, and
+ * rows that then share a `user@host` keep the later time; a `last_seen` that
+ * cannot be read is kept as such). The watermark row of `Accounts` is not an
+ * account's activity.
  *
  * @throws {NoRunYetError} when the database has no tables yet (a first run has
  * not committed), and {@link StoreError} when it is not conntracker's.
@@ -106,12 +112,16 @@ export function readObservations(store: Store): Observations {
       unknown
     >[];
     for (const r of old) {
-      const user = String(r.name), host = String(r.host);
-      if (user === WATERMARK_ACCOUNT.user && host === WATERMARK_ACCOUNT.host) continue;
-      const at = r.last_seen == null ? undefined : parseStoredTime(times, String(r.last_seen));
+      const user = String(r.name), raw = String(r.host);
+      if (user === WATERMARK_ACCOUNT.user && raw === WATERMARK_ACCOUNT.host) continue;
+      // The old tool kept `host:port` and `localhost:unavailable` as the log wrote them.
+      const host = stripPort(raw);
+      const text = r.last_seen == null ? "" : String(r.last_seen);
+      const at = text === "" ? undefined : parseStoredTime(times, text);
       const key = accountKey(user, host);
       const o = byKey.get(key) ?? { user, host, logins: 0, failed: 0 };
-      if (at !== undefined && (o.lastLogin === undefined || at > o.lastLogin)) o.lastLogin = at;
+      if (at === undefined) (o.unreadableLastSeen ??= []).push(text);
+      else if (o.lastLogin === undefined || at > o.lastLogin) o.lastLogin = at;
       byKey.set(key, o);
     }
     const proxies = tables.has("proxy_logins")
