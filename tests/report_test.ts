@@ -192,6 +192,26 @@ Deno.test("buildReport(): a login from localhost that the socket's account or lo
   assertEquals(off.get("svc@127.0.0.1")?.status, "never-seen");
 });
 
+Deno.test("buildReport(): a logged name's address today is no proof of its address at login time", () => {
+  // The ledger: app.example.com was 10.0.0.5 when it logged in, and resolves to 10.9.9.9 now.
+  const report = buildReport({
+    observed: [{ user: "app", host: "app.example.com", logins: 4, lastLogin: 900, failed: 0 }],
+    proxies: [],
+    defined: [{ user: "app", host: "10.0.0.%" }, { user: "app", host: "%" }],
+    resolution: { mode: "on", addresses: new Map([["app.example.com", ["10.9.9.9"]]]) },
+    watched: WATCHED,
+    losses: [],
+    now: 1000,
+    periodMs: 500,
+    time: String,
+  });
+  // The account the server chose ('app'@'10.0.0.%') must not come out never-seen.
+  assertEquals(report.rows.map((r) => [r.host, r.status, r.logins, r.uncertainLogins]), [
+    ["10.0.0.%", "unknown", 0, 4],
+    ["%", "unknown", 0, 4],
+  ]);
+});
+
 Deno.test("buildReport(): the report's own login is a doubt, never the evidence of use", () => {
   const base = {
     proxies: [],
