@@ -86,6 +86,10 @@ Deno.test("sortRows() by last_seen (never first), name, logins", () => {
 });
 
 const WATCHED = [{ serverHost: "vm", firstEvent: 0, firstRun: 0 }];
+/** No sign-in that no account could be given. */
+const NONE = { changeUsers: 0, badTimestamps: 0 };
+/** A run at 0 that read the audit log. */
+const READ = [{ startedMs: 0, auditFiles: 1, errors: 0 }];
 const OFF = { mode: "off" as const, addresses: new Map<string, string[]>() };
 
 Deno.test("buildReport() gives logins, failures and proxy logins to defined accounts; the rest is unmatched", () => {
@@ -118,6 +122,7 @@ Deno.test("buildReport() gives logins, failures and proxy logins to defined acco
     resolution: OFF,
     watched: WATCHED,
     losses: [],
+    runs: READ,
     now: 1000,
     time: String,
   });
@@ -169,6 +174,7 @@ Deno.test("buildReport(): a login from localhost that the socket's account or lo
     resolution: { mode: "on" as const, addresses: new Map<string, string[]>() },
     watched: WATCHED,
     losses: [],
+    runs: READ,
     now: 1000,
     periodMs: 500,
     time: String,
@@ -201,6 +207,7 @@ Deno.test("buildReport(): a logged name's address today is no proof of its addre
     resolution: { mode: "on", addresses: new Map([["app.example.com", ["10.9.9.9"]]]) },
     watched: WATCHED,
     losses: [],
+    runs: READ,
     now: 1000,
     periodMs: 500,
     time: String,
@@ -219,6 +226,7 @@ Deno.test("buildReport(): the report's own login is a doubt, never the evidence 
     resolution: OFF,
     watched: WATCHED,
     losses: [],
+    runs: READ,
     now: 1000,
     periodMs: 500,
     time: String,
@@ -279,6 +287,8 @@ Deno.test("formatReport() json is an object with metadata, accounts and unmatche
       why: "empty user",
     }],
     watchedSince: 0,
+    readUntil: 60_000,
+    unattributed: { changeUsers: 2, badTimestamps: 1, first: 60_000, last: 60_000 },
   };
   const meta = {
     now: 86_400_000,
@@ -293,6 +303,8 @@ Deno.test("formatReport() json is an object with metadata, accounts and unmatche
     "period",
     "period_start",
     "watched_since",
+    "read_until",
+    "unattributed_sign_ins",
     "accounts_from",
     "connected_as",
     "name_resolution",
@@ -303,6 +315,10 @@ Deno.test("formatReport() json is an object with metadata, accounts and unmatche
     "1d",
     "1970-01-01T00:00:00.000Z",
     { name: "root", host: "localhost" },
+  ]);
+  assertEquals([json.read_until, json.unattributed_sign_ins], [
+    "1970-01-01T00:01:00.000Z",
+    { change_users: 2, bad_timestamps: 1 },
   ]);
   assertEquals(Object.keys(json.accounts[0]), [...FIELDS]);
   assertEquals([json.accounts[1].last_seen, json.accounts[1].status], [null, "never-seen"]);
@@ -316,6 +332,14 @@ Deno.test("formatReport() json is an object with metadata, accounts and unmatche
   assertEquals(csv[3].split(",").slice(0, 3), ["", "10.0.0.9", "unmatched"]);
   const table = formatReport(report, meta, "table", ISO).split("\n");
   assert(table[0].includes("connected as 'root'@'localhost'"), table[0]);
+  assert(table[0].includes("audit log read up to 1970-01-01T00:01:00.000Z"), table[0]);
+  assert(
+    table[0].includes(
+      "3 sign-ins no account could be given (2 change-users whose account no line named, " +
+        "1 with a timestamp that cannot be read) in the period",
+    ),
+    table[0],
+  );
   const column = table[2].indexOf("LAST SEEN");
   assertEquals(table[4].indexOf("never ", column), column);
   assert(table.some((l) => l.startsWith("Logged user@host that no defined account takes")));
@@ -339,7 +363,7 @@ Deno.test("formatSql() locks unused and never-seen rows only, never mariadb.sys 
     connectedAs: { user: "root", host: "localhost" },
     nameResolution,
   });
-  const plan = formatSql({ rows, unmatched: [] }, meta("on"), ISO);
+  const plan = formatSql({ rows, unmatched: [], unattributed: NONE }, meta("on"), ISO);
   const statements = plan.split("\n").filter((l) => !l.startsWith("--") && l !== "");
   assertEquals(statements, [
     "ALTER USER `idle`@`%` ACCOUNT LOCK;",
@@ -350,7 +374,7 @@ Deno.test("formatSql() locks unused and never-seen rows only, never mariadb.sys 
   ]);
   assert(plan.includes("-- DROP USER `idle`@`%`;"), plan);
   assert(plan.includes("line\\u000abreak"), plan);
-  const off = formatSql({ rows, unmatched: [] }, meta("off"), ISO);
+  const off = formatSql({ rows, unmatched: [], unattributed: NONE }, meta("off"), ISO);
   assert(!off.includes("ALTER USER `named`"), off);
   assert(/Not locked: 'named'@'db1.example.com': the server runs with skip-name-resolve/.test(off));
   assertEquals(sqlAccountName({ user: "a`b", host: "%" }), "`a``b`@`%`");

@@ -8,10 +8,11 @@
  */
 
 import { type Account, accountKey, formatAccountName } from "../format/account.ts";
-import type { LostRange, Observation, Watched } from "../store/report_reads.ts";
+import type { LostRange, Observation, RunRecord, Watched } from "../store/report_reads.ts";
 import type { ProxyActivity } from "../track/aggregate.ts";
 import { indexAccounts } from "./accounts.ts";
 import { candidateAccounts, type Choice, type Resolution } from "./candidates.ts";
+import { readHistory, sumUnattributed, type UnattributedSum } from "./reads.ts";
 import { type Doubt, type Status, verdict } from "./verdict.ts";
 
 /** One account in a report. Times are epoch milliseconds. */
@@ -52,6 +53,10 @@ export interface Report {
   unmatched: Unmatched[];
   /** Since when every server host has been watched. */
   watchedSince?: number;
+  /** When the audit log was last read successfully (a run's start); `undefined`: never. */
+  readUntil?: number;
+  /** The sign-ins no account could be given that may lie in the period (without one: ever). */
+  unattributed: UnattributedSum;
 }
 
 /** The account the report itself logged in as, and as whom the log shows that login. */
@@ -71,8 +76,8 @@ export interface ReportInput {
   resolution: Resolution;
   watched: Watched[];
   losses: LostRange[];
-  /** When the last run started: what the logs held then has been read. */
-  lastRun?: number;
+  /** The runs: which read the audit log successfully, what they could not attribute. */
+  runs: RunRecord[];
   /** The end of the period, epoch milliseconds. */
   now: number;
   /** `--unused-for`; without it, `used` means a login was ever recorded. */
@@ -152,6 +157,7 @@ export function watchStart(watched: Watched[]): number | undefined {
  *   resolution: { mode: "off", addresses: new Map() },
  *   watched: [{ serverHost: "vm", firstEvent: 500, firstRun: 2000 }],
  *   losses: [],
+ *   runs: [{ startedMs: 2000, auditFiles: 1, errors: 0 }],
  *   now: 3000,
  *   time: (ms) => String(ms),
  * });
@@ -250,12 +256,20 @@ export function buildReport(input: ReportInput): Report {
     });
   }
   const watchedSince = watchStart(input.watched);
-  const ctx = { ...input, watchedSince, readUntil: input.lastRun };
+  const reads = readHistory(input.runs);
+  const ctx = { ...input, watchedSince, reads };
   const judged = [...rows.values()].map((row): ReportRow => {
     row.clientHosts.sort();
     return { ...row, ...verdict(row, ctx) };
   });
-  return { rows: judged, unmatched, watchedSince };
+  const since = input.periodMs === undefined ? undefined : input.now - input.periodMs;
+  return {
+    rows: judged,
+    unmatched,
+    watchedSince,
+    readUntil: reads.lastRead,
+    unattributed: sumUnattributed(reads.unattributed, since),
+  };
 }
 
 /** Which rows a report keeps. */

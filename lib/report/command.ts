@@ -155,7 +155,7 @@ export async function report(options: ReportOptions): Promise<void> {
     resolution,
     watched: observed.watched,
     losses: observed.losses,
-    lastRun: observed.lastRun,
+    runs: observed.runs,
     now,
     periodMs: period?.ms,
     self: defined.self,

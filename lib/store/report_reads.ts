@@ -1,7 +1,8 @@
 /**
  * The report's side of the store: every logged `user@host` with its counts,
  * from our tables and from the old tool's `Accounts` rows, the proxy logins,
- * since when each server host is watched, and the data lost. Reads only.
+ * since when each server host is watched, the data lost, and what each run
+ * read. Reads only.
  *
  * @module
  */
@@ -43,6 +44,19 @@ export interface LostRange {
   to: number;
 }
 
+/** What one run did that tells whether it read the audit log. Times are epoch milliseconds. */
+export interface RunRecord {
+  startedMs: number;
+  /** Audit files it found; `undefined`: not recorded (a run before schema 4). */
+  auditFiles?: number;
+  /** Files (or listings) it could not read. */
+  errors: number;
+  /** Change-users it dropped (their account never named); `undefined`: not recorded. */
+  changeUsersDropped?: number;
+  /** Sign-ins with a timestamp it could not read; `undefined`: not recorded. */
+  badTimestamps?: number;
+}
+
 /** Everything a report needs from the database. */
 export interface Observations {
   accounts: Observation[];
@@ -50,8 +64,28 @@ export interface Observations {
   /** Empty when nothing has been read yet (or the schema predates the watch table). */
   watched: Watched[];
   losses: LostRange[];
-  /** When the last run started (it read what the logs held then), if any run completed. */
-  lastRun?: number;
+  /** The runs, oldest first. */
+  runs: RunRecord[];
+}
+
+/** The runs, oldest first; columns a database of an older schema lacks read as not recorded. */
+function readRuns(db: Store["db"]): RunRecord[] {
+  const columns = new Set(
+    (db.prepare("PRAGMA table_info(runs)").all() as { name: string }[]).map((c) => c.name),
+  );
+  const column = (name: string) => columns.has(name) ? name : `NULL AS ${name}`;
+  const rows = db.prepare(
+    `SELECT started_ms, errors, ${column("audit_files")}, ${column("change_users_dropped")},
+       ${column("bad_timestamps")} FROM runs ORDER BY started_ms`,
+  ).all() as Record<string, number | null>[];
+  const optional = (v: number | null) => v === null ? undefined : Number(v);
+  return rows.map((r) => ({
+    startedMs: Number(r.started_ms),
+    errors: Number(r.errors),
+    auditFiles: optional(r.audit_files),
+    changeUsersDropped: optional(r.change_users_dropped),
+    badTimestamps: optional(r.bad_timestamps),
+  }));
 }
 
 /**
@@ -149,15 +183,12 @@ export function readObservations(store: Store): Observations {
         to: Number(r.to_ms ?? r.detected_ms),
       }))
       : [];
-    const last = tables.has("runs")
-      ? (db.prepare("SELECT MAX(started_ms) AS at FROM runs").get() as { at: unknown }).at
-      : null;
     return {
       accounts: [...byKey.values()],
       proxies,
       watched,
       losses,
-      ...(last == null ? {} : { lastRun: Number(last) }),
+      runs: tables.has("runs") ? readRuns(db) : [],
     };
   });
 }

@@ -250,7 +250,8 @@ function writeWatch(db: DatabaseSync, outcome: RunOutcome): void {
 function writeMetrics(db: DatabaseSync, m: RunMetrics): void {
   db.prepare(
     `INSERT INTO runs (started_ms, finished_ms, files_read, bytes_read, logins, failed_attempts,
-       malformed, long_lines, empty_user, losses, errors) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+       malformed, long_lines, empty_user, losses, errors, audit_files, change_users_dropped,
+       bad_timestamps) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
   ).run(
     m.startedMs,
     m.finishedMs,
@@ -263,6 +264,9 @@ function writeMetrics(db: DatabaseSync, m: RunMetrics): void {
     m.emptyUser,
     m.losses,
     m.errors,
+    m.auditFiles,
+    m.changeUsersDropped,
+    m.badTimestamps,
   );
 }
 
@@ -284,8 +288,8 @@ function writeMetrics(db: DatabaseSync, m: RunMetrics): void {
  * beginRun(store);
  * const metrics = {
  *   startedMs: 0, finishedMs: 0, filesRead: 0, bytesRead: 0, logins: 1, failed: 0, malformed: 0,
- *   longLines: 0, emptyUser: 0, changeUsersResolved: 0, changeUsersDropped: 0,
- *   changeUsersPending: 0, candidates: 1, rescans: 0, losses: 0, errors: 0,
+ *   badTimestamps: 0, longLines: 0, emptyUser: 0, changeUsersResolved: 0, changeUsersDropped: 0,
+ *   changeUsersPending: 0, candidates: 1, rescans: 0, losses: 0, errors: 0, auditFiles: 1,
  * };
  * writeRun(store, {
  *   accounts: [{ user: "bob", host: "%", serverHost: "vm", logins: 1, lastLogin: 0, failed: 0 }],

@@ -59,6 +59,14 @@ const MIGRATIONS = [
        last_failed_ms)), (SELECT coalesce(MIN(started_ms), 0) FROM runs)
      FROM activity WHERE server_host IS NOT NULL GROUP BY server_host
      HAVING MIN(coalesce(first_login_ms, last_failed_ms)) IS NOT NULL;`,
+  // 4: per run, the audit files found (0: none, so nothing was read) and the sign-ins no account
+  // could be given, for the report. Older runs did not record them (NULL), except that the runs
+  // of a "no audit log" notice still holding found no audit file.
+  `ALTER TABLE runs ADD COLUMN audit_files INTEGER;
+   ALTER TABLE runs ADD COLUMN change_users_dropped INTEGER;
+   ALTER TABLE runs ADD COLUMN bad_timestamps INTEGER;
+   UPDATE runs SET audit_files = 0 WHERE files_read = 0 AND errors = 0
+     AND started_ms >= (SELECT first_ms FROM notices WHERE kind = 'no audit log');`,
 ];
 
 /** The schema version this build writes. */
