@@ -1,5 +1,6 @@
 import { deepStrictEqual as assertEquals, ok as assert } from "node:assert";
 import { join } from "node:path";
+import { DatabaseSync } from "node:sqlite";
 import { gzipSync } from "node:zlib";
 import { loadConfig } from "../lib/config.ts";
 import { createLogger } from "../lib/log.ts";
@@ -185,5 +186,42 @@ Deno.test("report: sign-ins no account could be given are counted in the header 
       "a timestamp that cannot be read), read by the run of 2026-11-30T10:00:05+00:00: any " +
       "account may have logged in",
     ]);
+  });
+});
+
+Deno.test("migration 4: runs of a no-audit-log notice still holding found no audit file", async () => {
+  await withTempDir(async (dir) => {
+    const logs = join(dir, "logs");
+    await Deno.mkdir(logs);
+    await writeLog(
+      join(logs, "server_audit.log"),
+      "20261130 10:00:00,db1,app,10.0.0.1,6,0,CONNECT,,,0\n",
+      "2026-11-30T10:00:00Z",
+    );
+    const keys = { AuditLogPath: logs, TimeLocation: "UTC" };
+    const good = await writeConfig(dir, { ...keys, AuditLogFile: "server_audit.log" });
+    assertEquals(await runAt(good, T0), 0);
+    const typo = await writeConfig(dir, { ...keys, AuditLogFile: "server_adit.log" });
+    assertEquals(await runAt(typo, T0 + 120 * MINUTE), 0);
+    // The database as schema 3 left it: no per-run audit files (the notice is what it kept).
+    const db = join(dir, "audit.sqlite");
+    const d = new DatabaseSync(db);
+    d.exec(`ALTER TABLE runs DROP COLUMN audit_files;
+      ALTER TABLE runs DROP COLUMN change_users_dropped;
+      ALTER TABLE runs DROP COLUMN bad_timestamps;
+      PRAGMA user_version = 3;`);
+    d.close();
+    // A report before a run upgrades it reads the notice's runs as migration 4 will.
+    let { rows } = await report(dir, typo, T0 + 130 * MINUTE, ["never"]);
+    assert(rows.never[1].includes("; since then 1 run found no audit file"), rows.never[1]);
+    assertEquals(await runAt(typo, T0 + 125 * MINUTE), 0);
+    const sql = "SELECT coalesce(audit_files, 'not known') FROM runs ORDER BY started_ms;";
+    assertEquals(await sqlite3(db, sql), [
+      ["not known"],
+      ["0"],
+      ["0"],
+    ]);
+    ({ rows } = await report(dir, typo, T0 + 130 * MINUTE, ["never"]));
+    assert(rows.never[1].includes("; since then 2 runs found no audit file"), rows.never[1]);
   });
 });

@@ -11,7 +11,7 @@ import { accountKey } from "../format/account.ts";
 import { stripPort } from "../format/record.ts";
 import type { ProxyActivity } from "../track/aggregate.ts";
 import { guard, NoRunYetError, type Store, StoreError } from "./database.ts";
-import { WATERMARK_ACCOUNT } from "./schema.ts";
+import { AUDIT_FILES_BEFORE_4, WATERMARK_ACCOUNT } from "./schema.ts";
 import { parseStoredTime } from "./stored_time.ts";
 
 /** What the database knows of one logged `user@host`. */
@@ -68,14 +68,20 @@ export interface Observations {
   runs: RunRecord[];
 }
 
-/** The runs, oldest first; columns a database of an older schema lacks read as not recorded. */
-function readRuns(db: Store["db"]): RunRecord[] {
+/**
+ * The runs, oldest first. A database a run of this version has not upgraded
+ * yet lacks the columns of schema 4: the audit files found are then what
+ * migration 4 will set, the rest is not recorded.
+ */
+function readRuns(db: Store["db"], tables: Set<string>): RunRecord[] {
   const columns = new Set(
     (db.prepare("PRAGMA table_info(runs)").all() as { name: string }[]).map((c) => c.name),
   );
-  const column = (name: string) => columns.has(name) ? name : `NULL AS ${name}`;
+  const column = (name: string, before = "NULL") =>
+    columns.has(name) ? name : `${before} AS ${name}`;
+  const auditFiles = column("audit_files", tables.has("notices") ? AUDIT_FILES_BEFORE_4 : "NULL");
   const rows = db.prepare(
-    `SELECT started_ms, errors, ${column("audit_files")}, ${column("change_users_dropped")},
+    `SELECT started_ms, errors, ${auditFiles}, ${column("change_users_dropped")},
        ${column("bad_timestamps")} FROM runs ORDER BY started_ms`,
   ).all() as Record<string, number | null>[];
   const optional = (v: number | null) => v === null ? undefined : Number(v);
@@ -188,7 +194,7 @@ export function readObservations(store: Store): Observations {
       proxies,
       watched,
       losses,
-      runs: tables.has("runs") ? readRuns(db) : [],
+      runs: tables.has("runs") ? readRuns(db, tables) : [],
     };
   });
 }

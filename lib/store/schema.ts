@@ -13,6 +13,15 @@ import { guard, type Store, StoreError } from "./database.ts";
 /** The account whose `Accounts` row holds the watermark, as in the old tool. */
 export const WATERMARK_ACCOUNT = { user: "mysql", host: "localhost" } as const;
 
+/**
+ * The audit files a run before schema 4 found, as far as the database tells:
+ * 0 for the runs of a "no audit log" notice still holding (they read
+ * nothing, listed no audit file and failed on none), else not known (NULL).
+ * (The notice's kind as runs wrote it then; a later rename must not change it.)
+ */
+export const AUDIT_FILES_BEFORE_4 = `CASE WHEN files_read = 0 AND errors = 0
+  AND started_ms >= (SELECT first_ms FROM notices WHERE kind = 'no audit log') THEN 0 END`;
+
 /** Schema migrations; `PRAGMA user_version` is how many have run. */
 const MIGRATIONS = [
   // 1: the old tool's Accounts table (kept as it is when present), and ours beside it.
@@ -65,8 +74,7 @@ const MIGRATIONS = [
   `ALTER TABLE runs ADD COLUMN audit_files INTEGER;
    ALTER TABLE runs ADD COLUMN change_users_dropped INTEGER;
    ALTER TABLE runs ADD COLUMN bad_timestamps INTEGER;
-   UPDATE runs SET audit_files = 0 WHERE files_read = 0 AND errors = 0
-     AND started_ms >= (SELECT first_ms FROM notices WHERE kind = 'no audit log');`,
+   UPDATE runs SET audit_files = ${AUDIT_FILES_BEFORE_4};`,
 ];
 
 /** The schema version this build writes. */
