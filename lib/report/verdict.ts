@@ -73,16 +73,8 @@ function plural(n: number, word: string): string {
   return `${n} ${word}${n === 1 ? "" : "s"}`;
 }
 
-/**
- * Why runs did not read the audit log, in words.
- *
- * @example
- * ```ts
- * notReadWords({ runs: 3, noAuditFile: 2, withErrors: 1, failedFiles: 4 });
- * // "2 runs found no audit file, 1 run could not read 4 files"
- * ```
- */
-export function notReadWords(n: NotRead): string {
+/** Why runs did not read the audit log: "2 runs found no audit file, 1 run could not read 4 files". */
+function notReadWords(n: NotRead): string {
   const parts: string[] = [];
   if (n.noAuditFile > 0) parts.push(`${plural(n.noAuditFile, "run")} found no audit file`);
   if (n.withErrors > 0) {
