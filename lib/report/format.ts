@@ -9,6 +9,7 @@ import { type Account, formatAccountName } from "../format/account.ts";
 import type { Report, ReportRow, Unmatched } from "./build.ts";
 import type { NameResolution } from "./candidates.ts";
 import { formatSql } from "./sql.ts";
+import { unattributedWords } from "./verdict.ts";
 
 /** The output formats. */
 export const FORMATS = ["table", "json", "csv", "sql"] as const;
@@ -106,6 +107,13 @@ function header(report: Report, meta: ReportMeta, time: Time): string {
       ? "nothing read yet"
       : `watched since ${time(report.watchedSince)}`,
   );
+  parts.push(
+    report.readUntil === undefined
+      ? "the audit log not read successfully yet"
+      : `audit log read up to ${time(report.readUntil)}`,
+  );
+  const unattributed = unattributedWords(report.unattributed);
+  if (unattributed) parts.push(`${unattributed}${meta.period ? " in the period" : ""}`);
   if (meta.accountsFrom === "server") {
     const as = meta.connectedAs ? formatAccountName(meta.connectedAs) : "an unlisted account";
     parts.push(`accounts from the server, connected as ${as}`);
@@ -120,7 +128,8 @@ function header(report: Report, meta: ReportMeta, time: Time): string {
  * `TimeLocation`).
  *
  * - JSON: an object with the metadata (`now`, `period`, `period_start`,
- *   `watched_since`, `accounts_from`, `connected_as`, `name_resolution`), the
+ *   `watched_since`, `read_until`, `unattributed_sign_ins`, `accounts_from`,
+ *   `connected_as`, `name_resolution`), the
  *   `accounts` (objects with {@link FIELDS}, `null` for never) and the
  *   `unmatched` logged `user@host`s.
  * - CSV: a header and one line per account, then one per unmatched
@@ -131,7 +140,9 @@ function header(report: Report, meta: ReportMeta, time: Time): string {
  *
  * @example
  * ```ts
- * const report = { rows: [], unmatched: [], watchedSince: 0 };
+ * const report = {
+ *   rows: [], unmatched: [], watchedSince: 0, unattributed: { changeUsers: 0, badTimestamps: 0 },
+ * };
  * const meta = { now: 0, accountsFrom: "log" as const, nameResolution: "unknown" as const };
  * formatReport(report, meta, "csv", (ms) => new Date(ms).toISOString());
  * // "name,host,status,reason,last_seen,logins,uncertain_logins,last_uncertain_login,..."
@@ -148,6 +159,11 @@ export function formatReport(report: Report, meta: ReportMeta, format: Format, t
       period: meta.period?.text ?? null,
       period_start: meta.period ? time(meta.now - meta.period.ms) : null,
       watched_since: watchedSince,
+      read_until: optional(report.readUntil, time),
+      unattributed_sign_ins: {
+        change_users: report.unattributed.changeUsers,
+        bad_timestamps: report.unattributed.badTimestamps,
+      },
       accounts_from: meta.accountsFrom,
       connected_as: meta.connectedAs
         ? { name: meta.connectedAs.user, host: meta.connectedAs.host }

@@ -222,8 +222,11 @@ function replaceNotices(db: DatabaseSync, notices: Notice[]): void {
 }
 
 /**
- * Moves each server host's watch start back to the earliest event instant this
- * run read for it (logins, failed attempts, change-users still pending).
+ * Sets the watch start of each server host this run read events of for the
+ * first time: the earliest event instant it read (logins, failed attempts,
+ * change-users still pending). A start once set never moves: older events a
+ * later run reads (an archived file dropped in, a wider glob) count as logins,
+ * but nothing between them and the start was read.
  */
 function writeWatch(db: DatabaseSync, outcome: RunOutcome): void {
   const earliest = new Map<string, number>();
@@ -239,8 +242,7 @@ function writeWatch(db: DatabaseSync, outcome: RunOutcome): void {
   for (const p of outcome.pending) seen(p.serverHost, p.at);
   const upsert = db.prepare(
     `INSERT INTO watch (server_host, first_event_ms, first_run_ms) VALUES (?, ?, ?)
-     ON CONFLICT (server_host) DO UPDATE SET
-       first_event_ms = min(first_event_ms, excluded.first_event_ms)`,
+     ON CONFLICT (server_host) DO NOTHING`,
   );
   for (const [host, at] of earliest) upsert.run(host, at, outcome.metrics.startedMs);
 }
@@ -248,7 +250,8 @@ function writeWatch(db: DatabaseSync, outcome: RunOutcome): void {
 function writeMetrics(db: DatabaseSync, m: RunMetrics): void {
   db.prepare(
     `INSERT INTO runs (started_ms, finished_ms, files_read, bytes_read, logins, failed_attempts,
-       malformed, long_lines, empty_user, losses, errors) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+       malformed, long_lines, empty_user, losses, errors, audit_files, change_users_dropped,
+       bad_timestamps) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
   ).run(
     m.startedMs,
     m.finishedMs,
@@ -261,13 +264,17 @@ function writeMetrics(db: DatabaseSync, m: RunMetrics): void {
     m.emptyUser,
     m.losses,
     m.errors,
+    m.auditFiles,
+    m.changeUsersDropped,
+    m.badTimestamps,
   );
 }
 
 /**
  * Writes a run's outcome inside its transaction: `Accounts.last_seen` keeps
  * the later instant, activity counts add up, the watermark row moves forward
- * only, each server host's watch start moves back to the earliest event read,
+ * only, a server host seen for the first time gets its watch start (the
+ * earliest event this run read of it; later runs never move it),
  * and the run's metrics become a `runs` row.
  *
  * @example
@@ -281,8 +288,8 @@ function writeMetrics(db: DatabaseSync, m: RunMetrics): void {
  * beginRun(store);
  * const metrics = {
  *   startedMs: 0, finishedMs: 0, filesRead: 0, bytesRead: 0, logins: 1, failed: 0, malformed: 0,
- *   longLines: 0, emptyUser: 0, changeUsersResolved: 0, changeUsersDropped: 0,
- *   changeUsersPending: 0, candidates: 1, rescans: 0, losses: 0, errors: 0,
+ *   badTimestamps: 0, longLines: 0, emptyUser: 0, changeUsersResolved: 0, changeUsersDropped: 0,
+ *   changeUsersPending: 0, candidates: 1, rescans: 0, losses: 0, errors: 0, auditFiles: 1,
  * };
  * writeRun(store, {
  *   accounts: [{ user: "bob", host: "%", serverHost: "vm", logins: 1, lastLogin: 0, failed: 0 }],
