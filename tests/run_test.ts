@@ -2,6 +2,7 @@ import { deepStrictEqual as assertEquals, ok as assert } from "node:assert";
 import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { databaseFiles, discoverFiles } from "../lib/input/discover.ts";
+import { SCHEMA_VERSION } from "../lib/store/schema.ts";
 import {
   activity,
   copyAuditFiles,
@@ -205,7 +206,7 @@ Deno.test("run: an old tool's database is upgraded in place without losing a row
       "keeps the later instant",
     );
     assertEquals(rows.get("bob@127.0.0.1"), "2026-11-24 23:52:28+01:00");
-    assertEquals(await sqlite3(dbPath, "PRAGMA user_version;"), [["1"]]);
+    assertEquals(await sqlite3(dbPath, "PRAGMA user_version;"), [[String(SCHEMA_VERSION)]]);
   });
 });
 

@@ -1,0 +1,67 @@
+/**
+ * The push as the command line makes it: after a run's commit, or alone as
+ * `conntracker push`. A push that fails is one `WARN` line on stderr (at any
+ * `LogLevel`: the central store is behind), with its figures; a push that
+ * works is an `INFO` line.
+ *
+ * @module
+ */
+
+import type { Config } from "../config.ts";
+import type { Logger } from "../log.ts";
+import { pushChanges, type PushSummary } from "./push.ts";
+import type { Timeouts } from "./connect.ts";
+
+/** The central store could not be updated (exit code 5 with `--strict-push`, and for `push`). */
+export class PushError extends Error {
+  /** Creates the error. */
+  constructor(message: string) {
+    super(message);
+    this.name = "PushError";
+  }
+}
+
+/**
+ * Pushes, and writes what happened on the log: `INFO push finished` with its
+ * figures, or `WARN push failed` (also when the logger's level is `ERROR`).
+ *
+ * @example
+ * ```ts
+ * import { loadConfig } from "../config.ts";
+ * import { createLogger } from "../log.ts";
+ * const config = await loadConfig("/etc/conntracker/conntracker.ini");
+ * const summary = await pushAndLog({ config, log: createLogger(config.logLevel) });
+ * ```
+ */
+export async function pushAndLog(
+  options: { config: Config; log: Logger; timeouts?: Timeouts },
+): Promise<PushSummary> {
+  const summary = await pushChanges(options);
+  const attrs = {
+    server_id: summary.serverId,
+    cluster: summary.cluster,
+    host: summary.host,
+    full: summary.full,
+    rows_sent: summary.rowsSent,
+    activity: summary.activityRows,
+    proxies: summary.proxyRows,
+    accounts: summary.accountRows,
+    skipped: summary.skippedRows || undefined,
+    acked_seq: summary.ackedSeq,
+    retries: summary.retries,
+    failovers: summary.failovers,
+    ms: summary.ms,
+  };
+  if (summary.ok && summary.problems.length === 0) {
+    options.log.log("INFO", "push finished", attrs);
+  } else {
+    const level = options.log.level === "ERROR" ? "WARN" : options.log.level;
+    const warn = { ...options.log, level } as Logger;
+    warn.log(
+      "WARN",
+      summary.ok ? "push finished with problems" : "push failed",
+      { ...attrs, problem: summary.problems.join("; ") },
+    );
+  }
+  return summary;
+}
