@@ -4,11 +4,12 @@
  * arguments, hands them to `lib/track` (`run`) or `lib/report` (`report`),
  * and maps error classes to exit codes through one table.
  *
- * Commands: `run` (the default) and `report`.
+ * Commands: `run` (the default), `push` and `report`.
  *
  * Exit codes: 0 success, 1 runtime failure, 2 usage or config error, 3 audit
  * events were lost to rotation before they could be read, 4 another run held
- * the database past `LockTimeout`.
+ * the database past `LockTimeout`, 5 the central store could not be updated
+ * (`push`, or a run with `--strict-push`).
  *
  * @module
  */
@@ -17,6 +18,7 @@ import { Command, CommanderError } from "commander";
 import denoJson from "./deno.json" with { type: "json" };
 import { ConfigError, configPath, loadConfig } from "./lib/config.ts";
 import { DiscoveryError } from "./lib/input/mod.ts";
+import { CentralError, fleetReport, pushAndLog, PushError } from "./lib/push/mod.ts";
 import { type Attrs, createLogger, formatRecord } from "./lib/log.ts";
 import {
   AccountListError,
@@ -30,7 +32,7 @@ import { runTracking } from "./lib/track/mod.ts";
 import { UsageError } from "./lib/usage.ts";
 
 /** The exit codes, as documented in the README. */
-export const EXIT = { ok: 0, failure: 1, usage: 2, lost: 3, locked: 4 } as const;
+export const EXIT = { ok: 0, failure: 1, usage: 2, lost: 3, locked: 4, push: 5 } as const;
 
 /** This build's version. */
 export const VERSION: string = denoJson.version;
@@ -60,6 +62,8 @@ const EXIT_RULES: ExitRule[] = [
   rule(UsageError, EXIT.usage),
   rule(DurationError, EXIT.usage),
   rule(ServerError, EXIT.failure),
+  rule(PushError, EXIT.push),
+  rule(CentralError, EXIT.failure),
 ];
 
 /** Maps an error to its exit code, after writing one line about it on stderr. */
@@ -79,12 +83,23 @@ function exitCodeOf(e: unknown): number {
   return EXIT.failure;
 }
 
-async function run(options: { config?: string }): Promise<number> {
+async function run(options: { config?: string; strictPush?: boolean }): Promise<number> {
   const config = await loadConfig(configPath(options.config, Deno.env.toObject()));
-  const summary = await runTracking({ config, log: createLogger(config.logLevel) });
+  const log = createLogger(config.logLevel);
+  const summary = await runTracking({ config, log });
+  // The run has committed: a central store that is down only delays its copy.
+  const pushed = config.central && await pushAndLog({ config, log });
   if (summary.losses.length > 0) return EXIT.lost;
   if (summary.errors.length > 0) return EXIT.failure;
+  if (pushed && !pushed.ok && options.strictPush) return EXIT.push;
   return EXIT.ok;
+}
+
+async function push(options: { config?: string }): Promise<number> {
+  const config = await loadConfig(configPath(options.config, Deno.env.toObject()));
+  if (!config.central) throw new PushError(`No [central] section in ${config.file}`);
+  const pushed = await pushAndLog({ config, log: createLogger(config.logLevel) });
+  return pushed.ok ? EXIT.ok : EXIT.push;
 }
 
 /**
@@ -112,8 +127,20 @@ export async function main(args: string[]): Promise<number> {
     .description(
       "read new audit log lines and update the database (the default; silent on success)",
     )
+    .option(
+      "--strict-push",
+      "exit with code 5 when the push to the [central] store fails (default: a warning only)",
+    )
+    .action(async (options: { strictPush?: boolean }) => {
+      code = await run({ ...program.opts(), ...options });
+    });
+  program.command("push")
+    .description(
+      "send the [central] store what changed since its last acknowledgement (runs push by " +
+        "themselves; exit code 5 when it fails)",
+    )
     .action(async () => {
-      code = await run(program.opts());
+      code = await push(program.opts());
     });
   program.command("report")
     .description(
@@ -134,8 +161,10 @@ export async function main(args: string[]): Promise<number> {
     .option("--accounts-from-server", "ask the server for its accounts with the mariadb client")
     .option("--sort <key>", "last_seen (oldest first), name or logins (fewest first)", "last_seen")
     .option("--now <time>", "the time periods end at (ISO 8601; default: now)")
-    .action(async (options: Omit<ReportOptions, "config">) => {
-      await report({ ...options, config: program.opts().config });
+    .option("--central", "report across the fleet, from the [central] store")
+    .action(async (options: Omit<ReportOptions, "config"> & { central?: boolean }) => {
+      const { central, ...rest } = options;
+      await (central ? fleetReport : report)({ ...rest, config: program.opts().config });
       code = EXIT.ok;
     });
   program.command("version")

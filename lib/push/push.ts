@@ -48,7 +48,8 @@ import { COLUMN_LIMITS, migrateCentral } from "./schema.ts";
 /** What one push did. */
 export interface PushSummary {
   serverId: string;
-  cluster: string;
+  /** The cluster pushed; `undefined` when the local server could not be asked (the central keeps what it had). */
+  cluster?: string;
   /** The central store acknowledged this push. */
   ok: boolean;
   /** Every row was sent (the central's acknowledgement did not match this database's). */
@@ -122,7 +123,13 @@ class Session {
     this.#link = link;
     this.summary.host = link.host.text;
     if (!this.#migrated) {
-      await migrateCentral(link, this.deadline);
+      try {
+        await migrateCentral(link, this.deadline);
+      } catch (e) {
+        if (!isHostFailure(e) || passed(this.deadline)) throw e;
+        this.fail();
+        return await this.link();
+      }
       this.#migrated = true;
     }
     return link;
@@ -138,14 +145,21 @@ class Session {
   }
 
   /** Runs `fn` in a transaction, retried on 1213/1205, on the next host when one fails. */
-  async transaction<T>(fn: (link: Link) => Promise<T>): Promise<T> {
+  transaction<T>(fn: (link: Link) => Promise<T>): Promise<T> {
+    return this.attempt(async (link) => {
+      await query(link, "START TRANSACTION", [], this.deadline);
+      const result = await fn(link);
+      await query(link, "COMMIT", [], this.deadline);
+      return result;
+    });
+  }
+
+  /** Runs `fn`, again on the next host when one fails, again after 1213/1205 (rolled back). */
+  async attempt<T>(fn: (link: Link) => Promise<T>): Promise<T> {
     for (let tries = 1;; tries++) {
       const link = await this.link();
       try {
-        await query(link, "START TRANSACTION", [], this.deadline);
-        const result = await fn(link);
-        await query(link, "COMMIT", [], this.deadline);
-        return result;
+        return await fn(link);
       } catch (e) {
         if (isHostFailure(e) && !passed(this.deadline)) {
           this.fail();
@@ -290,7 +304,7 @@ async function pushWith(
   const localMs = () => Math.min(5_000, Math.max(1, deadline.at - deadline.now()));
   if (central.cluster === undefined) {
     const found = await localClusterName(client, localMs());
-    summary.cluster = found.ok ? found.value : "";
+    if (found.ok) summary.cluster = found.value;
   }
   let defined: Account[] | undefined;
   let accountsReadMs: number | undefined;
@@ -301,7 +315,9 @@ async function pushWith(
   }
   const store = opened.store = openForPush(config, deadline);
   const local = readPushState(store);
-  const before = await acknowledged(await session.link(), summary.serverId, deadline, false);
+  const before = await session.attempt((link) =>
+    acknowledged(link, summary.serverId, deadline, false)
+  );
   const mine: Acknowledged | undefined = local.ackedSeq === undefined
     ? undefined
     : { incarnation: local.incarnation, ackedSeq: local.ackedSeq };
@@ -337,7 +353,8 @@ async function pushWith(
       link,
       `INSERT INTO servers (server_id, cluster, incarnation, acked_seq, watched_since_ms,
          data_until_ms, pushed_ms, accounts_hash, accounts_read_ms)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON DUPLICATE KEY UPDATE cluster = VALUES(cluster),
+       VALUES (?, COALESCE(?, ''), ?, ?, ?, ?, ?, ?, ?) ON DUPLICATE KEY UPDATE
+         cluster = IF(? IS NULL, cluster, VALUES(cluster)),
          incarnation = VALUES(incarnation), acked_seq = VALUES(acked_seq),
          watched_since_ms = VALUES(watched_since_ms), data_until_ms = VALUES(data_until_ms),
          pushed_ms = VALUES(pushed_ms),
@@ -345,7 +362,7 @@ async function pushWith(
          accounts_read_ms = COALESCE(VALUES(accounts_read_ms), accounts_read_ms)`,
       [
         summary.serverId,
-        summary.cluster,
+        summary.cluster ?? null,
         changes.state.incarnation,
         changes.state.changeSeq,
         changes.watchedSinceMs ?? null,
@@ -353,6 +370,7 @@ async function pushWith(
         deadline.now(),
         digest ?? null,
         accountsReadMs ?? null,
+        summary.cluster ?? null,
       ],
       deadline,
     );
@@ -399,7 +417,7 @@ export async function pushChanges(options: PushOptions): Promise<PushSummary> {
   const deadline: Deadline = { at: started + timeouts.deadlineMs, now };
   const summary: PushSummary = {
     serverId: central.serverId ?? "",
-    cluster: central.cluster ?? "",
+    cluster: central.cluster,
     ok: false,
     full: false,
     rowsSent: 0,
