@@ -252,3 +252,32 @@ export function centralKeys(account: DatabaseUser, nodes: readonly CentralNode[]
     ServerId: id,
   };
 }
+
+/**
+ * Copies a SQLite database with its `-wal` and `-shm` files, if any (no run may hold it).
+ *
+ * @example
+ * ```ts
+ * await copyDatabase(a.sqlite, "/tmp/x/a-copy.sqlite");
+ * ```
+ */
+export async function copyDatabase(from: string, to: string): Promise<void> {
+  for (const suffix of ["", "-wal", "-shm"]) {
+    await Deno.copyFile(from + suffix, to + suffix).catch((e) => {
+      if (!(e instanceof Deno.errors.NotFound)) throw e;
+    });
+  }
+}
+
+/**
+ * Puts a copy made by {@link copyDatabase} back in place of the database.
+ *
+ * @example
+ * ```ts
+ * await restoreDatabase("/tmp/x/a-copy.sqlite", a.sqlite);
+ * ```
+ */
+export async function restoreDatabase(copy: string, to: string): Promise<void> {
+  for (const suffix of ["-wal", "-shm"]) await Deno.remove(to + suffix).catch(() => {});
+  await copyDatabase(copy, to);
+}

@@ -17,9 +17,11 @@ import {
   append,
   centralActivity,
   centralKeys,
+  copyDatabase,
   createServer,
   expectedActivity,
   generate,
+  restoreDatabase,
   type SimServer,
   writeServerConfig,
 } from "./fleet.ts";
@@ -100,19 +102,6 @@ async function appendRound(
       }),
     );
   }
-}
-
-async function copyDatabase(from: string, to: string): Promise<void> {
-  for (const suffix of ["", "-wal", "-shm"]) {
-    await Deno.copyFile(from + suffix, to + suffix).catch((e) => {
-      if (!(e instanceof Deno.errors.NotFound)) throw e;
-    });
-  }
-}
-
-async function restoreDatabase(copy: string, to: string): Promise<void> {
-  for (const suffix of ["-wal", "-shm"]) await Deno.remove(to + suffix).catch(() => {});
-  await copyDatabase(copy, to);
 }
 
 /** What the fleet report must say, from the ledgers and the cluster's `mysql.user`. */

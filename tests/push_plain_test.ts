@@ -1,0 +1,152 @@
+/**
+ * Pushing to one plain MariaDB server, the common small site: the same
+ * guarantees as with a cluster (the central tables equal the ledger of the
+ * servers' logs, nothing is sent when nothing changed, a stopped server only
+ * delays the copy, a restored database converges) and the fleet report read
+ * by a least-privilege reader.
+ */
+
+import { deepStrictEqual as assertEquals, ok as assert } from "node:assert";
+import { join } from "node:path";
+import { pushChanges } from "../lib/push/push.ts";
+import { loadConfig } from "../lib/config.ts";
+import { main } from "../main.ts";
+import {
+  append,
+  centralActivity,
+  centralKeys,
+  copyDatabase,
+  createServer,
+  expectedActivity,
+  generate,
+  restoreDatabase,
+  writeServerConfig,
+} from "./fleet.ts";
+import { startCentral } from "./galera.ts";
+import { prng, runCli } from "./helpers.ts";
+import { HAVE_MARIADB } from "./mariadb.ts";
+
+const CI = Boolean(Deno.env.get("CI"));
+const DAY = 86_400_000;
+
+Deno.test({
+  name: "push: two servers into one plain MariaDB server, stopped and restored meanwhile",
+  ignore: !HAVE_MARIADB && !CI,
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn(t) {
+    const root = await Deno.makeTempDir({ prefix: "conntracker-push-plain-" });
+    try {
+      await using central = await startCentral({ config: ["userstat=1"] });
+      const [node] = central.nodes;
+      const pusher = await central.createDatabaseUser({ database: "fleet", user: "pusher" });
+      const reader = await central.createDatabaseUser({
+        database: "fleet",
+        user: "reader",
+        privileges: "SELECT",
+      });
+      const keys = { MariadbClient: "/bin/false" };
+      const a = await createServer(root, {
+        id: "a",
+        serverHost: "db-a",
+        central: { ...centralKeys(pusher, [node], "a"), PushAccounts: "false" },
+        keys,
+      });
+      const b = await createServer(root, {
+        id: "b",
+        serverHost: "db-b",
+        // A socket path, and a first host that refuses connections.
+        central: {
+          ...centralKeys(pusher, [node], "b"),
+          Hosts: `127.0.0.1:1, ${node.socket}`,
+          PushAccounts: "false",
+        },
+        keys,
+      });
+      const servers = [a, b];
+      const random = prng(7);
+      const round = async (count: number, fromDays: number, toDays: number) => {
+        const now = Date.now();
+        for (const s of servers) {
+          await append(
+            s,
+            generate(random, {
+              users: ["app", "batch", "ops"],
+              hosts: Array.from({ length: 40 }, (_, k) => `192.168.${fromDays}.${k}`),
+              count,
+              fromMs: now - fromDays * DAY,
+              toMs: now - toDays * DAY,
+            }),
+          );
+        }
+        for (const s of servers) assertEquals(await main(["--config", s.config]), 0, s.id);
+      };
+      const tableChanges = async () =>
+        Number(
+          (await central.sql(
+            node,
+            `SELECT COALESCE(SUM(ROWS_CHANGED), 0) AS n FROM information_schema.TABLE_STATISTICS
+             WHERE TABLE_SCHEMA = 'fleet' AND TABLE_NAME <> 'servers'`,
+          ))[0].n,
+        );
+
+      await t.step("pushes equal the ledger; with nothing new nothing is sent", async () => {
+        await round(400, 40, 31);
+        assertEquals(await centralActivity(central, node, "fleet"), expectedActivity(servers));
+        const before = await tableChanges();
+        const summary = await pushChanges({ config: await loadConfig(a.config) });
+        assertEquals([summary.ok, summary.full, summary.rowsSent], [true, false, 0]);
+        for (const s of servers) assertEquals(await main(["--config", s.config]), 0);
+        assertEquals(await tableChanges(), before);
+      });
+
+      const copy = join(root, "b-copy.sqlite");
+      await copyDatabase(b.sqlite, copy);
+
+      await t.step("stopped: runs succeed quickly; started: pending changes arrive", async () => {
+        await central.stopAll();
+        const start = Date.now();
+        await round(100, 10, 5);
+        assert(Date.now() - start < 10_000, "runs against a stopped central are fast");
+        await central.startAll();
+        await round(50, 4, 1);
+        assertEquals(await centralActivity(central, node, "fleet"), expectedActivity(servers));
+      });
+
+      await t.step("a database restored from an older copy resends all and converges", async () => {
+        await restoreDatabase(copy, b.sqlite);
+        const summary = await pushChanges({ config: await loadConfig(b.config) });
+        // The copy's counts are behind the central's: these stay (GREATEST), and its
+        // acknowledgement does not match, so everything it has is sent again.
+        assertEquals([summary.ok, summary.full], [true, true]);
+        assertEquals(await centralActivity(central, node, "fleet"), expectedActivity(servers));
+        assertEquals(await main(["--config", b.config]), 0);
+        assertEquals(await centralActivity(central, node, "fleet"), expectedActivity(servers));
+      });
+
+      await t.step("report --central as a reader: one group, rows per logged account", async () => {
+        const config = join(root, "reader.ini");
+        await writeServerConfig({ ...a, config }, centralKeys(reader, [node], "reader"));
+        const out = await runCli(["report", "--central", "--config", config, "--format", "csv"]);
+        assertEquals(out.code, 0, out.stderr);
+        const lines = out.stdout.trim().split("\n");
+        const expected = new Map<string, number>();
+        for (const s of servers) {
+          for (const t of s.ledger.values()) {
+            const key = `${t.user}@${t.host}`;
+            expected.set(key, (expected.get(key) ?? 0) + t.logins);
+          }
+        }
+        assertEquals(lines.length - 1, expected.size);
+        for (const line of lines.slice(1)) {
+          const [cluster, name, host, , , logins] = line.split(",");
+          assertEquals([cluster, Number(logins)], ["", expected.get(`${name}@${host}`)], line);
+        }
+        const denied = await central.sql(node, "SHOW GRANTS FOR 'reader'@'127.0.0.1'");
+        assert(JSON.stringify(denied).includes("GRANT SELECT ON `fleet`.*"));
+      });
+    } finally {
+      await Deno.remove(root, { recursive: true });
+    }
+  },
+});
