@@ -81,7 +81,7 @@ export async function createServer(
 
 /** Writes the server's config again, with these `[central]` keys (none: no section). */
 export async function writeServerConfig(
-  server: SimServer,
+  server: Pick<SimServer, "dir" | "sqlite" | "config">,
   central?: CentralKeys,
   keys: Record<string, string> = {},
 ): Promise<void> {

@@ -307,6 +307,33 @@ Deno.test({
         },
       );
 
+      await t.step(
+        "node 1 outside the Primary Component: a's push goes to the next host",
+        async () => {
+          const status = async () =>
+            (await cluster.sql(n1, "SHOW STATUS LIKE 'wsrep_ready'"))[0].Value;
+          await cluster.sql(n1, "SET GLOBAL wsrep_provider_options = 'gmcast.isolate=1'");
+          try {
+            const deadline = Date.now() + 30_000;
+            while (await status() !== "OFF" && Date.now() < deadline) {
+              await new Promise((resolve) => setTimeout(resolve, 100));
+            }
+            assertEquals(await status(), "OFF");
+            await appendRound(random, [a], { round: 6, count: 300, fromDays: 0.1, toDays: 0.05 });
+            await runAll([a]);
+            assertEquals(
+              await centralActivity(cluster, n2, "fleet"),
+              expectedActivity(servers),
+              "the push went through node 2",
+            );
+          } finally {
+            await cluster.sql(n1, "SET GLOBAL wsrep_provider_options = 'gmcast.isolate=0'");
+          }
+          await cluster.waitSynced(n1);
+          await assertEveryNode(cluster, servers);
+        },
+      );
+
       await t.step("the cluster stopped entirely: runs succeed, warn, and catch up", async () => {
         await cluster.stopAll();
         await appendRound(random, servers, { round: 5, count: 300, fromDays: 0.1, toDays: 0.05 });
