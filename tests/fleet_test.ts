@@ -12,6 +12,7 @@ function server(serverId: string, extra: Partial<ServerInfo> = {}): ServerInfo {
     watchedSinceMs: NOW - 100 * DAY,
     dataUntilMs: NOW - 60_000,
     pushedMs: NOW - 60_000,
+    losses: [],
     ...extra,
   };
 }
@@ -110,4 +111,22 @@ Deno.test("buildFleet() keeps servers without a cluster apart, one row per logge
     ["", "x@h1", "never-seen", [], []],
     ["prod", "x@h1", "used", ["b"], []],
   ]);
+});
+
+Deno.test("buildFleet() says unknown when a server that could hold it lost audit data in the period", () => {
+  const defined = [{ user: "old", host: "%" }];
+  const data = (losses: ServerInfo["losses"]): FleetData => ({
+    servers: [server("n1", { cluster: "prod", defined, losses })],
+    observations: new Map(),
+  });
+  assertEquals(statuses(data([{ fromMs: NOW - 10 * DAY, toMs: NOW - 9 * DAY }]), 90 * DAY), [
+    ["prod", "old@%", "unknown", [], ["n1"]],
+  ]);
+  assertEquals(statuses(data([{ toMs: NOW - 95 * DAY }]), 90 * DAY), [
+    ["prod", "old@%", "never-seen", [], ["n1"]],
+  ]);
+  // Without a period, any loss could have held its login.
+  assertEquals(statuses(data([{ toMs: NOW - 95 * DAY }])), [["prod", "old@%", "unknown", [], [
+    "n1",
+  ]]]);
 });

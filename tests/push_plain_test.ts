@@ -145,6 +145,43 @@ Deno.test({
         const denied = await central.sql(node, "SHOW GRANTS FOR 'reader'@'127.0.0.1'");
         assert(JSON.stringify(denied).includes("GRANT SELECT ON `fleet`.*"));
       });
+      await t.step("audit data lost on a server makes what it could hold unknown", async () => {
+        const l = await createServer(root, {
+          id: "l",
+          serverHost: "db-l",
+          central: { ...centralKeys(pusher, [node], "l"), PushAccounts: "false" },
+          keys,
+        });
+        const now = Date.now();
+        await append(l, [{ user: "old-l", host: "h", ok: true, at: now - 50 * DAY }]);
+        // A run sees the start of a later line (a login of old-l 5 days ago, still being
+        // written); the file is removed before a run reads the rest: lost.
+        const iso = new Date(now - 5 * DAY).toISOString();
+        const stamp = `${iso.slice(0, 10).replaceAll("-", "")} ${iso.slice(11, 19)}`;
+        await Deno.writeTextFile(l.log, `${stamp},db-l,old-l,h,99,0,CONN`, {
+          append: true,
+        });
+        assertEquals(await main(["--config", l.config]), 0);
+        await Deno.remove(l.log);
+        await append(l, [{ user: "new-l", host: "h", ok: true, at: now - DAY }]);
+        assertEquals(await main(["--config", l.config]), 3, "the run reports the loss");
+        const config = join(root, "reader.ini");
+        const out = await runCli([
+          "report",
+          "--central",
+          "--config",
+          config,
+          "--format",
+          "json",
+          "--unused-for",
+          "30d",
+        ]);
+        const rows = JSON.parse(out.stdout).filter((r: { name: string }) => r.name.endsWith("-l"));
+        assertEquals(rows.map((r: { name: string; status: string }) => [r.name, r.status]), [
+          ["old-l", "unknown"],
+        ]);
+        assert(/l lost audit data written from/.test(rows[0].reason), rows[0].reason);
+      });
     } finally {
       await Deno.remove(root, { recursive: true });
     }

@@ -45,6 +45,7 @@ export async function pushAndLog(
     rows_sent: summary.rowsSent,
     activity: summary.activityRows,
     proxies: summary.proxyRows,
+    losses: summary.lossRows,
     accounts: summary.accountRows,
     skipped: summary.skippedRows || undefined,
     acked_seq: summary.ackedSeq,

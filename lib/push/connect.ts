@@ -101,9 +101,11 @@ export interface Link {
   timeouts: Timeouts;
 }
 
-async function readSecret(file: string, what: string): Promise<string> {
+/** A file's text (`firstLine`: only its first line, as a password file holds it). */
+async function readFile(file: string, what: string, firstLine: boolean): Promise<string> {
   try {
-    return (await Deno.readTextFile(file)).split("\n")[0].replace(/\r$/, "");
+    const text = await Deno.readTextFile(file);
+    return firstLine ? text.split("\n")[0].replace(/\r$/, "") : text;
   } catch (e) {
     throw new CentralError(`${what} "${file}" cannot be read: ${(e as Error).message}`, e);
   }
@@ -122,12 +124,12 @@ async function connectionOptions(
     ...host.kind === "socket" ? { socketPath: host.path } : { host: host.host, port: host.port },
   };
   if (config.passwordFile) {
-    options.password = await readSecret(config.passwordFile, "Password file");
+    options.password = await readFile(config.passwordFile, "Password file", true);
   }
   if (config.tlsCa || config.tlsVerify !== undefined) {
     options.ssl = {
       rejectUnauthorized: config.tlsVerify ?? true,
-      ...config.tlsCa ? { ca: await readSecret(config.tlsCa, "TLS CA file") } : {},
+      ...config.tlsCa ? { ca: await readFile(config.tlsCa, "TLS CA file", false) } : {},
     };
   }
   return options;

@@ -10,7 +10,9 @@
  * or `never-seen` only when every one of them watched the whole asked period
  * (its earliest event read before the period began) and pushed data from
  * within it; otherwise it is `unknown`, with the servers at fault in the
- * reason.
+ * reason. A loss (audit data removed by rotation before it was read) written
+ * in the period, on any of them, makes it `unknown` too (without a period:
+ * any loss).
  *
  * @module
  */
@@ -63,8 +65,17 @@ function union(into: string[], more: string[]): void {
   for (const x of more) if (!into.includes(x)) into.push(x);
 }
 
-/** Why `server`'s data cannot decide for the period from `since`, or `undefined` if it can. */
+/**
+ * Why `server`'s data cannot decide for the period from `since` (`-Infinity`:
+ * ever), or `undefined` if it can.
+ */
 function gap(server: ServerInfo, since: number, time: (ms: number) => string): string | undefined {
+  const lost = server.losses.find((l) => l.toMs >= since);
+  if (lost) {
+    const from = lost.fromMs === undefined ? "an unknown time" : time(lost.fromMs);
+    return `${server.serverId} lost audit data written from ${from} to ${time(lost.toMs)}`;
+  }
+  if (since === -Infinity) return undefined;
   if (server.watchedSinceMs === undefined || server.watchedSinceMs > since) {
     return server.watchedSinceMs === undefined
       ? `${server.serverId} has read no event yet`
@@ -88,9 +99,8 @@ function verdict(
       reason: `last login ${options.time(row.lastSeen)} on ${row.seenBy.join(", ")}`,
     };
   }
-  const gaps = since === undefined
-    ? []
-    : holders.map((s) => gap(s, since, options.time)).filter((g) => g !== undefined);
+  const gaps = holders.map((s) => gap(s, since ?? -Infinity, options.time))
+    .filter((g) => g !== undefined);
   if (gaps.length > 0) return { status: "unknown", reason: gaps.join("; ") };
   const watched = holders.map((s) => s.watchedSinceMs ?? options.now);
   const from = watched.length > 0 ? Math.max(...watched) : options.now;
@@ -115,7 +125,7 @@ function verdict(
  * ```ts
  * const data = {
  *   servers: [{ serverId: "db1", cluster: "", pushedMs: 0, watchedSinceMs: 0, dataUntilMs: 9,
- *     defined: [{ user: "app", host: "%" }] }],
+ *     losses: [], defined: [{ user: "app", host: "%" }] }],
  *   observations: new Map([["db1", {
  *     accounts: [{ user: "app", host: "10.0.0.1", logins: 2, lastLogin: 5, failed: 0 }],
  *     proxies: [],

@@ -24,6 +24,8 @@ export interface ServerInfo {
   /** When the latest run its data comes from finished. */
   dataUntilMs?: number;
   pushedMs: number;
+  /** Audit data it lost to rotation: written between these instants (`fromMs` unknown if absent). */
+  losses: { fromMs?: number; toMs: number }[];
   /** The accounts it defines, when it pushed them, and when they were read. */
   defined?: Account[];
   accountsReadMs?: number;
@@ -76,6 +78,7 @@ export async function readFleet(config: CentralConfig, timeouts: Timeouts): Prom
         serverId: String(r.server_id),
         cluster: String(r.cluster),
         pushedMs: Number(r.pushed_ms),
+        losses: [],
       };
       const watched = optional(r.watched_since_ms), until = optional(r.data_until_ms);
       const read = optional(r.accounts_read_ms);
@@ -91,6 +94,12 @@ export async function readFleet(config: CentralConfig, timeouts: Timeouts): Prom
         user: String(r.name),
         host: String(r.host),
       });
+    }
+    for (const r of await all(link, "SELECT * FROM losses", deadline)) {
+      const loss: { fromMs?: number; toMs: number } = { toMs: Number(r.to_ms) };
+      const from = optional(r.from_ms);
+      if (from !== undefined) loss.fromMs = from;
+      servers.get(String(r.server_id))?.losses.push(loss);
     }
     const observations = new Map<string, Observations>();
     for (const r of await all(link, "SELECT * FROM activity", deadline)) {

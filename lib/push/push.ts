@@ -54,10 +54,11 @@ export interface PushSummary {
   ok: boolean;
   /** Every row was sent (the central's acknowledgement did not match this database's). */
   full: boolean;
-  /** Rows written to the central store: activity, proxy logins and defined accounts. */
+  /** Rows written to the central store: activity, proxy logins, losses and defined accounts. */
   rowsSent: number;
   activityRows: number;
   proxyRows: number;
+  lossRows: number;
   accountRows: number;
   /** Rows too long for the central columns, not sent. */
   skippedRows: number;
@@ -211,6 +212,9 @@ const ACTIVITY_UPSERT = `INSERT INTO activity (server_id, name, host, logins, fi
     ${keep("LEAST", "first_login_ms")}, ${keep("GREATEST", "last_login_ms")},
     ${keep("GREATEST", "last_failed_ms")}`;
 
+const LOSS_UPSERT = `INSERT INTO losses (server_id, detected_ms, fingerprint, path, unread_bytes,
+    from_ms, to_ms) VALUES ? ON DUPLICATE KEY UPDATE unread_bytes = VALUES(unread_bytes)`;
+
 const PROXY_UPSERT = `INSERT INTO proxy_logins (server_id, name, host, proxied_user, proxied_host,
     logins, last_login_ms) VALUES ? ON DUPLICATE KEY UPDATE
     logins = GREATEST(logins, VALUES(logins)),
@@ -236,7 +240,16 @@ function centralRows(serverId: string, changes: ChangeSet, summary: PushSummary)
   ).map((p) => [serverId, p.user, p.host, p.proxiedUser, p.proxiedHost, p.logins, p.lastLogin]);
   summary.skippedRows = changes.activity.length - activity.length +
     changes.proxies.length - proxies.length;
-  return { activity, proxies };
+  const losses = changes.losses.map((l) => [
+    serverId,
+    l.detectedMs,
+    l.fingerprint,
+    [...l.path].slice(0, 1024).join(""),
+    l.unreadBytes,
+    l.fromMs ?? null,
+    l.toMs,
+  ]);
+  return { activity, proxies, losses };
 }
 
 /** A digest of a set of accounts, whatever their order. */
@@ -333,6 +346,10 @@ async function pushWith(
     await session.transaction((link) => query(link, PROXY_UPSERT, [chunk], deadline));
     summary.proxyRows += chunk.length;
   }
+  for (const chunk of chunks(rows.losses)) {
+    await session.transaction((link) => query(link, LOSS_UPSERT, [chunk], deadline));
+    summary.lossRows += chunk.length;
+  }
   const digest = defined && accountsDigest(defined);
   const sendAccounts = defined !== undefined && (summary.full || digest !== before?.accountsHash);
   const acked = await session.transaction(async (link) => {
@@ -423,6 +440,7 @@ export async function pushChanges(options: PushOptions): Promise<PushSummary> {
     rowsSent: 0,
     activityRows: 0,
     proxyRows: 0,
+    lossRows: 0,
     accountRows: 0,
     skippedRows: 0,
     retries: 0,
@@ -455,7 +473,8 @@ export async function pushChanges(options: PushOptions): Promise<PushSummary> {
   } finally {
     clearTimeout(timer);
     opened.store?.db.close();
-    summary.rowsSent = summary.activityRows + summary.proxyRows + summary.accountRows;
+    summary.rowsSent = summary.activityRows + summary.proxyRows + summary.lossRows +
+      summary.accountRows;
     summary.ms = now() - started;
   }
   return summary;

@@ -1,7 +1,8 @@
 /**
  * The central store's schema: one row per pushing server (what it last
  * acknowledged, what its data covers), and per server the activity of each
- * logged `user@host`, its proxy logins and the accounts it defines. InnoDB,
+ * logged `user@host`, its proxy logins, the audit data it lost to rotation
+ * and the accounts it defines. InnoDB,
  * primary keys everywhere (Galera needs them), `utf8mb4_bin` names, every key
  * led by the server id so that servers pushing through different nodes never
  * conflict. Versioned in `schema_version`; created or migrated on first use.
@@ -35,6 +36,10 @@ const MIGRATIONS: string[][] = [
        proxied_user VARCHAR(128) NOT NULL, proxied_host VARCHAR(255) NOT NULL,
        logins BIGINT NOT NULL, last_login_ms BIGINT NOT NULL,
        PRIMARY KEY (server_id, name, host, proxied_user, proxied_host)) ${TABLE}`,
+    `CREATE TABLE IF NOT EXISTS losses (
+       server_id VARCHAR(64) NOT NULL, detected_ms BIGINT NOT NULL, fingerprint CHAR(64) NOT NULL,
+       path VARCHAR(1024) NOT NULL, unread_bytes BIGINT NOT NULL, from_ms BIGINT NULL,
+       to_ms BIGINT NOT NULL, PRIMARY KEY (server_id, detected_ms, fingerprint)) ${TABLE}`,
     `CREATE TABLE IF NOT EXISTS defined_accounts (
        server_id VARCHAR(64) NOT NULL, name VARCHAR(128) NOT NULL, host VARCHAR(255) NOT NULL,
        PRIMARY KEY (server_id, name, host)) ${TABLE}`,

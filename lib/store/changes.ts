@@ -20,6 +20,17 @@ export interface ChangedActivity extends Observation {
   firstLogin?: number;
 }
 
+/** Audit data lost to rotation, as a push sends it. Times are epoch milliseconds. */
+export interface ChangedLoss {
+  detectedMs: number;
+  path: string;
+  fingerprint: string;
+  unreadBytes: number;
+  /** The unread bytes were written between these instants (`fromMs` unknown when absent). */
+  fromMs?: number;
+  toMs: number;
+}
+
 /** This database's push bookkeeping. */
 export interface PushState {
   /** Random, per database file: a recreated database has another one. */
@@ -36,6 +47,7 @@ export interface ChangeSet {
   sinceSeq?: number;
   activity: ChangedActivity[];
   proxies: ProxyActivity[];
+  losses: ChangedLoss[];
   /** When this database began watching: its earliest event read, or its first run if earlier. */
   watchedSinceMs?: number;
   /** When its latest run finished: what the data is current to. */
@@ -107,7 +119,8 @@ function activityRow(r: Record<string, unknown>): ChangedActivity {
 }
 
 /**
- * Reads, in one snapshot, the rows changed after `sinceSeq` (every row when
+ * Reads, in one snapshot, the rows changed after `sinceSeq` (activity, proxy
+ * logins, losses; every row when
  * it is `undefined`, the old tool's `Accounts` rows without activity
  * included, as logins of unknown count), with the state they belong to.
  *
@@ -166,7 +179,21 @@ export function readChangeSet(store: Store, sinceSeq: number | undefined): Chang
            coalesce(last_failed_ms, first_login_ms))) FROM activity), started_ms)) AS since,
          until FROM (SELECT min(started_ms) AS started_ms, max(finished_ms) AS until FROM runs)`,
       ).get() as { since: number | null; until: number | null };
-      const changes: ChangeSet = { state, activity, proxies };
+      const losses = (db.prepare(
+        `SELECT detected_ms, path, fingerprint, unread_bytes, from_ms, to_ms FROM losses
+         WHERE change_seq > ? AND change_seq <= ?`,
+      ).all(since, state.changeSeq) as Record<string, unknown>[]).map((r) => {
+        const l: ChangedLoss = {
+          detectedMs: Number(r.detected_ms),
+          path: String(r.path),
+          fingerprint: String(r.fingerprint),
+          unreadBytes: Number(r.unread_bytes),
+          toMs: Number(r.to_ms),
+        };
+        if (r.from_ms != null) l.fromMs = Number(r.from_ms);
+        return l;
+      });
+      const changes: ChangeSet = { state, activity, proxies, losses };
       if (sinceSeq !== undefined) changes.sinceSeq = sinceSeq;
       if (runs.since != null) changes.watchedSinceMs = Number(runs.since);
       if (runs.until != null) changes.dataUntilMs = Number(runs.until);

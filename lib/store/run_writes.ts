@@ -194,13 +194,13 @@ function writeCheckpoints(db: DatabaseSync, checkpoints: Checkpoint[], nowMs: nu
   db.prepare("DELETE FROM checkpoints WHERE seen_ms < ?").run(nowMs - CHECKPOINT_RETENTION_MS);
 }
 
-function writeLosses(db: DatabaseSync, losses: Loss[], detectedMs: number): void {
+function writeLosses(db: DatabaseSync, losses: Loss[], detectedMs: number, seq: number): void {
   const insert = db.prepare(
-    `INSERT INTO losses (detected_ms, path, fingerprint, unread_bytes, from_ms, to_ms)
-     VALUES (?, ?, ?, ?, ?, ?)`,
+    `INSERT INTO losses (detected_ms, path, fingerprint, unread_bytes, from_ms, to_ms, change_seq)
+     VALUES (?, ?, ?, ?, ?, ?, ?)`,
   );
   for (const l of losses) {
-    insert.run(detectedMs, l.path, l.fingerprint, l.unreadBytes, l.from ?? null, l.to);
+    insert.run(detectedMs, l.path, l.fingerprint, l.unreadBytes, l.from ?? null, l.to, seq);
   }
 }
 
@@ -255,13 +255,13 @@ export function writeRun(store: Store, outcome: RunOutcome): void {
   guard(path, () => {
     const setLastSeen = lastSeenWriter(db, times);
     // The rows this run changes carry its change number: what the next push sends.
-    const changed = outcome.accounts.length + outcome.proxies.length > 0;
+    const changed = outcome.accounts.length + outcome.proxies.length + outcome.losses.length > 0;
     const seq = changed ? nextChangeSeq(db) : 0;
     writeActivity(db, setLastSeen, outcome.accounts, seq);
     writeProxies(db, outcome.proxies, seq);
     replacePending(db, outcome.pending);
     writeCheckpoints(db, outcome.checkpoints, nowMs);
-    writeLosses(db, outcome.losses, nowMs);
+    writeLosses(db, outcome.losses, nowMs, seq);
     if (outcome.watermarkMs !== undefined) {
       const { user, host } = WATERMARK_ACCOUNT;
       setLastSeen(user, host, outcome.watermarkMs, false);

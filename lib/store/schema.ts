@@ -45,6 +45,7 @@ const MIGRATIONS = [
   // database's incarnation (a new one for a new database) with what the central acknowledged.
   `ALTER TABLE activity ADD COLUMN change_seq INTEGER NOT NULL DEFAULT 1;
    ALTER TABLE proxy_logins ADD COLUMN change_seq INTEGER NOT NULL DEFAULT 1;
+   ALTER TABLE losses ADD COLUMN change_seq INTEGER NOT NULL DEFAULT 1;
    CREATE INDEX activity_by_change ON activity (change_seq);
    CREATE INDEX proxy_logins_by_change ON proxy_logins (change_seq);
    CREATE TABLE push_state (
