@@ -18,7 +18,7 @@ import { Command, CommanderError } from "commander";
 import denoJson from "./deno.json" with { type: "json" };
 import { ConfigError, configPath, loadConfig } from "./lib/config.ts";
 import { DiscoveryError } from "./lib/input/mod.ts";
-import { CentralError, fleetReport, pushAndLog, PushError } from "./lib/push/mod.ts";
+import { CentralError, fleetReport, pushAndLog } from "./lib/push/mod.ts";
 import { type Attrs, createLogger, formatRecord } from "./lib/log.ts";
 import {
   AccountListError,
@@ -62,7 +62,6 @@ const EXIT_RULES: ExitRule[] = [
   rule(UsageError, EXIT.usage),
   rule(DurationError, EXIT.usage),
   rule(ServerError, EXIT.failure),
-  rule(PushError, EXIT.push),
   rule(CentralError, EXIT.failure),
 ];
 
@@ -97,7 +96,7 @@ async function run(options: { config?: string; strictPush?: boolean }): Promise<
 
 async function push(options: { config?: string }): Promise<number> {
   const config = await loadConfig(configPath(options.config, Deno.env.toObject()));
-  if (!config.central) throw new PushError(`No [central] section in ${config.file}`);
+  if (!config.central) throw new ConfigError(config.file, "No [central] section to push to");
   const pushed = await pushAndLog({ config, log: createLogger(config.logLevel) });
   return pushed.ok ? EXIT.ok : EXIT.push;
 }

@@ -1,7 +1,13 @@
-import { deepStrictEqual as assertEquals, ok as assert, throws as assertThrows } from "node:assert";
+import {
+  deepStrictEqual as assertEquals,
+  ok as assert,
+  rejects as assertRejects,
+  throws as assertThrows,
+} from "node:assert";
+import { join } from "node:path";
 import { ConfigError, parseConfig } from "../lib/config.ts";
 import { CENTRAL_KEYS, parseCentralSection } from "../lib/push/config.ts";
-import { ROOT } from "./helpers.ts";
+import { ROOT, runCli, withTempDir } from "./helpers.ts";
 
 Deno.test("parseConfig() reads [central]: hosts in order, defaults, and no section at all", () => {
   const c = parseConfig(
@@ -77,4 +83,23 @@ Deno.test("conntracker.ini-dist documents every [central] key", async () => {
   for (const [key, { default: value }] of Object.entries(CENTRAL_KEYS)) {
     assert(section.includes(`; ${key} = ${value}`), key);
   }
+});
+
+Deno.test("CLI: push without [central] is a usage error; before any run it sends nothing (exit 5)", async () => {
+  await withTempDir(async (dir) => {
+    const config = join(dir, "c.ini");
+    await Deno.writeTextFile(config, `SqlitePath = ${join(dir, "a.sqlite")}\n`);
+    const none = await runCli(["push", "--config", config]);
+    assertEquals(none.code, 2, none.stderr);
+    assert(/No \[central\] section/.test(none.stderr), none.stderr);
+    await Deno.writeTextFile(
+      config,
+      `SqlitePath = ${join(dir, "a.sqlite")}\n[central]\nHosts = 127.0.0.1:1\nServerId = a\n`,
+    );
+    const early = await runCli(["push", "--config", config]);
+    assertEquals(early.code, 5, early.stderr);
+    assertEquals(early.stderr.trim().split("\n").length, 1);
+    assert(/level=WARN msg="push failed".*run conntracker first/.test(early.stderr), early.stderr);
+    await assertRejects(() => Deno.stat(join(dir, "a.sqlite")), Deno.errors.NotFound);
+  });
 });

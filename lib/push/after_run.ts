@@ -12,15 +12,6 @@ import type { Logger } from "../log.ts";
 import { pushChanges, type PushSummary } from "./push.ts";
 import type { Timeouts } from "./connect.ts";
 
-/** The central store could not be updated (exit code 5 with `--strict-push`, and for `push`). */
-export class PushError extends Error {
-  /** Creates the error. */
-  constructor(message: string) {
-    super(message);
-    this.name = "PushError";
-  }
-}
-
 /**
  * Pushes, and writes what happened on the log: `INFO push finished` with its
  * figures, or `WARN push failed` (also when the logger's level is `ERROR`).

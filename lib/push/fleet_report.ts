@@ -5,7 +5,7 @@
  * @module
  */
 
-import { configPath, loadConfig } from "../config.ts";
+import { ConfigError, configPath, loadConfig } from "../config.ts";
 import { createLogger } from "../log.ts";
 import { filterRows, SORT_KEYS, type SortKey, sortRows } from "../report/build.ts";
 import type { ReportOptions } from "../report/command.ts";
@@ -60,7 +60,7 @@ export async function fleetReport(options: ReportOptions): Promise<void> {
   const { format, sort, now, unusedForMs } = checkOptions(options);
   const config = await loadConfig(configPath(options.config, Deno.env.toObject()));
   if (!config.central) {
-    throw new UsageError(`--central needs a [central] section in ${config.file}`);
+    throw new ConfigError(config.file, "No [central] section to report from (--central)");
   }
   const data = await readFleet(config.central, TIMEOUTS);
   const iso = compileLayout("2006-01-02T15:04:05-07:00");

@@ -27,7 +27,7 @@ import { createHash } from "node:crypto";
 import type { Config } from "../config.ts";
 import { type Account, accountKey } from "../format/account.ts";
 import { type ChangeSet, readChangeSet, readPushState, recordAck } from "../store/changes.ts";
-import { openStore, type Store, StoreError } from "../store/database.ts";
+import { openStore, openStoreReadOnly, type Store, StoreError } from "../store/database.ts";
 import {
   CentralError,
   connect,
@@ -87,6 +87,9 @@ export interface PushOptions {
 
 /** Rows per statement and per transaction. */
 const CHUNK = 1000;
+
+/** How long the local server's client may take to answer, in milliseconds. */
+const LOCAL_SERVER_MS = 5_000;
 
 /** At most this many tries of one transaction on 1213/1205. */
 const MAX_TRIES = 8;
@@ -295,6 +298,8 @@ function hostName(): string {
 function openForPush(config: Config, deadline: Deadline): Store {
   const times = { layout: config.timeFormatDb, zone: config.timeLocation };
   const lockTimeoutMs = Math.min(5_000, Math.max(1, deadline.at - deadline.now()));
+  // Read-only first: a push never creates the database.
+  openStoreReadOnly(config.sqlitePath, times).db.close();
   const store = openStore(config.sqlitePath, { lockTimeoutMs, times });
   const state = readPushState(store);
   if (state.incarnation === "") {
@@ -314,17 +319,18 @@ async function pushWith(
   const central = config.central!;
   const { deadline } = session;
   const client = { client: config.mariadbClient, defaultsFile: config.mariadbDefaultsFile };
-  const localMs = () => Math.min(5_000, Math.max(1, deadline.at - deadline.now()));
-  if (central.cluster === undefined) {
-    const found = await localClusterName(client, localMs());
-    if (found.ok) summary.cluster = found.value;
-  }
+  // The local server is asked at once for both (5 s at most: it may be as frozen as any).
+  const localMs = Math.min(LOCAL_SERVER_MS, Math.max(1, deadline.at - deadline.now()));
+  const [cluster, accounts] = await Promise.all([
+    central.cluster === undefined ? localClusterName(client, localMs) : undefined,
+    central.pushAccounts ? localAccounts(client, localMs) : undefined,
+  ]);
+  if (cluster?.ok) summary.cluster = cluster.value;
   let defined: Account[] | undefined;
   let accountsReadMs: number | undefined;
-  if (central.pushAccounts) {
-    const found = await localAccounts(client, localMs());
-    if (found.ok) [defined, accountsReadMs] = [found.value, deadline.now()];
-    else summary.problems.push(`the local server's accounts were not read: ${found.problem}`);
+  if (accounts?.ok) [defined, accountsReadMs] = [accounts.value, deadline.now()];
+  else if (accounts) {
+    summary.problems.push(`the local server's accounts were not read: ${accounts.problem}`);
   }
   const store = opened.store = openForPush(config, deadline);
   const local = readPushState(store);

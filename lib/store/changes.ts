@@ -77,6 +77,10 @@ export function nextChangeSeq(db: DatabaseSync): number {
 }
 
 function readState(db: DatabaseSync): PushState {
+  const table = db.prepare(
+    "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'push_state'",
+  ).get();
+  if (!table) return { incarnation: "", changeSeq: 0 };
   const row = db.prepare("SELECT incarnation, change_seq, acked_seq FROM push_state").get() as
     | Record<string, unknown>
     | undefined;
@@ -90,7 +94,8 @@ function readState(db: DatabaseSync): PushState {
 }
 
 /**
- * Reads the push state.
+ * Reads the push state (an empty incarnation for a database that no run of
+ * this version has written yet).
  *
  * @example
  * ```ts
