@@ -4,22 +4,29 @@
  * arguments, hands them to `lib/track` (`run`) or `lib/report` (`report`),
  * and maps error classes to exit codes through one table.
  *
- * Commands: `run` (the default), `push` and `report`.
+ * Commands: `run` (the default), `push`, `report` and `check`.
  *
- * Exit codes: 0 success, 1 runtime failure, 2 usage or config error, 3 audit
- * events were lost to rotation before they could be read, 4 another run held
- * the database past `LockTimeout`, 5 the central store could not be updated
- * (`push`, or a run with `--strict-push`).
+ * Exit codes: 0 success (also when no file is an audit log: that is said on
+ * stderr), 1 runtime failure (`AuditLogPath` does not exist, a file or the
+ * database cannot be read or written), 2 usage or config error, 3 audit events
+ * may have been lost to rotation before they could be read, 4 another run held
+ * the database past `LockTimeout`, 5 `check` found an error in the setup, 6
+ * the central store could not be updated (`push`, or a run with
+ * `--strict-push`).
  *
  * @module
  */
 
 import { Command, CommanderError } from "commander";
 import denoJson from "./deno.json" with { type: "json" };
+import { formatFindings, parseTimeSpan, runCheck, TimeSpanError } from "./lib/check/mod.ts";
 import { ConfigError, configPath, loadConfig } from "./lib/config.ts";
 import { DiscoveryError } from "./lib/input/mod.ts";
-import { CentralError, fleetReport, pushAndLog } from "./lib/push/mod.ts";
-import { type Attrs, createLogger, formatRecord } from "./lib/log.ts";
+import { CentralError, fleetReport, pushAndLog, pushJson } from "./lib/push/mod.ts";
+import { type Attrs, createLogger, formatRecord, shiftLevel } from "./lib/log.ts";
+import { runJson } from "./lib/output/json.ts";
+import { MetricsFileError, writeMetricsFile } from "./lib/output/metrics_file.ts";
+import { createProgressBar } from "./lib/output/progress.ts";
 import {
   AccountListError,
   DurationError,
@@ -32,7 +39,7 @@ import { runTracking } from "./lib/track/mod.ts";
 import { UsageError } from "./lib/usage.ts";
 
 /** The exit codes, as documented in the README. */
-export const EXIT = { ok: 0, failure: 1, usage: 2, lost: 3, locked: 4, push: 5 } as const;
+export const EXIT = { ok: 0, failure: 1, usage: 2, lost: 3, locked: 4, check: 5, push: 6 } as const;
 
 /** This build's version. */
 export const VERSION: string = denoJson.version;
@@ -61,7 +68,9 @@ const EXIT_RULES: ExitRule[] = [
   rule(AccountListError, EXIT.usage, (e) => ({ file: e.source })),
   rule(UsageError, EXIT.usage),
   rule(DurationError, EXIT.usage),
+  rule(TimeSpanError, EXIT.usage),
   rule(ServerError, EXIT.failure),
+  rule(MetricsFileError, EXIT.failure, (e) => ({ file: e.path })),
   rule(CentralError, EXIT.failure),
 ];
 
@@ -82,23 +91,97 @@ function exitCodeOf(e: unknown): number {
   return EXIT.failure;
 }
 
-async function run(options: { config?: string; strictPush?: boolean }): Promise<number> {
-  const config = await loadConfig(configPath(options.config, Deno.env.toObject()));
-  const log = createLogger(config.logLevel);
-  const summary = await runTracking({ config, log });
-  // The run has committed: a central store that is down only delays its copy.
-  const pushed = config.central && await pushAndLog({ config, log });
-  if (summary.losses.length > 0) return EXIT.lost;
-  if (summary.errors.length > 0) return EXIT.failure;
-  if (pushed && !pushed.ok && options.strictPush) return EXIT.push;
-  return EXIT.ok;
+/** The options of `run`. */
+interface RunCommandOptions {
+  config?: string;
+  dryRun?: boolean;
+  json?: boolean;
+  /** A failed push to `[central]` makes the exit code {@link EXIT.push}. */
+  strictPush?: boolean;
+  /** How many times `-v` and `-q` were given. */
+  verbose: number;
+  quiet: number;
 }
 
-async function push(options: { config?: string }): Promise<number> {
+async function run(options: RunCommandOptions): Promise<number> {
+  const config = await loadConfig(configPath(options.config, Deno.env.toObject()));
+  const level = shiftLevel(config.logLevel, options.quiet - options.verbose);
+  const bar = createProgressBar();
+  const dryRun = options.dryRun ?? false;
+  let code: number;
+  try {
+    const log = createLogger(level);
+    const summary = await runTracking({
+      config,
+      log,
+      dryRun,
+      onProgress: (p) => bar.update(p),
+    });
+    bar.stop();
+    // The run has committed: a central store that is down only delays its copy.
+    const pushed = config.central && !dryRun ? await pushAndLog({ config, log }) : undefined;
+    code = summary.losses.length > 0
+      ? EXIT.lost
+      : summary.errors.length > 0
+      ? EXIT.failure
+      : pushed && !pushed.ok && options.strictPush
+      ? EXIT.push
+      : EXIT.ok;
+    if (options.json) {
+      console.log(JSON.stringify({ ...runJson(summary), ...pushed && { push: pushJson(pushed) } }));
+    }
+    if (config.metricsFile && !dryRun) {
+      await writeMetricsFile(config.metricsFile, {
+        finishedMs: summary.metrics.finishedMs,
+        success: code === EXIT.ok,
+        metrics: summary.metrics,
+      });
+    }
+  } catch (e) {
+    bar.stop();
+    if (config.metricsFile && !dryRun && !(e instanceof MetricsFileError)) {
+      await writeMetricsFile(config.metricsFile, { finishedMs: Date.now(), success: false })
+        .catch((w) => exitCodeOf(w));
+    }
+    throw e;
+  }
+  return code;
+}
+
+async function push(options: { config?: string; json?: boolean }): Promise<number> {
   const config = await loadConfig(configPath(options.config, Deno.env.toObject()));
   if (!config.central) throw new ConfigError(config.file, "No [central] section to push to");
   const pushed = await pushAndLog({ config, log: createLogger(config.logLevel) });
+  if (options.json) console.log(JSON.stringify(pushJson(pushed)));
   return pushed.ok ? EXIT.ok : EXIT.push;
+}
+
+/** The options of `check`. */
+interface CheckCommandOptions {
+  config?: string;
+  format: string;
+  interval?: string;
+}
+
+async function check(options: CheckCommandOptions): Promise<number> {
+  if (options.format !== "table" && options.format !== "json") {
+    throw new UsageError(`Invalid --format "${options.format}": expected table or json`);
+  }
+  const config = await loadConfig(configPath(options.config, Deno.env.toObject()));
+  const findings = await runCheck({
+    config,
+    intervalMs: options.interval === undefined ? undefined : parseTimeSpan(options.interval),
+  });
+  const out = options.format === "json"
+    ? JSON.stringify(findings, null, 2) + "\n"
+    : formatFindings(findings);
+  await Deno.stdout.write(new TextEncoder().encode(out));
+  return findings.some((f) => f.severity === "error") ? EXIT.check : EXIT.ok;
+}
+
+/** Counts a repeated flag (`-vv`). */
+function count(_value: string, previous: number): number {
+  return previous + 1;
 }
 
 /**
@@ -126,20 +209,25 @@ export async function main(args: string[]): Promise<number> {
     .description(
       "read new audit log lines and update the database (the default; silent on success)",
     )
+    .option("--dry-run", "read and count, but leave the database exactly as it was")
+    .option("--json", "print the run as one JSON object on stdout")
+    .option("-v, --verbose", "log more than LogLevel (-v: one level, -vv: two)", count, 0)
+    .option("-q, --quiet", "log less than LogLevel (down to ERROR)", count, 0)
     .option(
       "--strict-push",
-      "exit with code 5 when the push to the [central] store fails (default: a warning only)",
+      "exit with code 6 when the push to the [central] store fails (default: a warning only)",
     )
-    .action(async (options: { strictPush?: boolean }) => {
-      code = await run({ ...program.opts(), ...options });
+    .action(async (options: Omit<RunCommandOptions, "config">) => {
+      code = await run({ ...options, config: program.opts().config });
     });
   program.command("push")
     .description(
       "send the [central] store what changed since its last acknowledgement (runs push by " +
-        "themselves; exit code 5 when it fails)",
+        "themselves; exit code 6 when it fails)",
     )
-    .action(async () => {
-      code = await push(program.opts());
+    .option("--json", "print the push as one JSON object on stdout")
+    .action(async (options: { json?: boolean }) => {
+      code = await push({ ...options, config: program.opts().config });
     });
   program.command("report")
     .description(
@@ -165,6 +253,19 @@ export async function main(args: string[]): Promise<number> {
       const { central, ...rest } = options;
       await (central ? fleetReport : report)({ ...rest, config: program.opts().config });
       code = EXIT.ok;
+    });
+  program.command("check")
+    .description(
+      "inspect the setup (audit plugin, rotation, logrotate, zone, files, database, last run): " +
+        "one line per finding; exit 5 on an error",
+    )
+    .option("--format <format>", "table or json", "table")
+    .option(
+      "--interval <span>",
+      "how often conntracker runs (5min, 1h), when no systemd timer or cron entry tells",
+    )
+    .action(async (options: Omit<CheckCommandOptions, "config">) => {
+      code = await check({ ...options, config: program.opts().config });
     });
   program.command("version")
     .description("print the version")

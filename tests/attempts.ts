@@ -7,8 +7,29 @@
  */
 
 import { deepStrictEqual as assertEquals, ok as assert } from "node:assert";
-import { activity } from "./helpers.ts";
+import { join } from "node:path";
+import { activity, FIXTURES, runCli } from "./helpers.ts";
 import type { Attempt } from "./mariadb.ts";
+
+/** What `deno task capture` kept beside a capture's audit files. */
+export interface Manifest {
+  files_oldest_first: string[];
+  /** Per file, the length in bytes of its first line. */
+  first_line_bytes?: Record<string, number>;
+  attempts: Attempt[];
+}
+
+/**
+ * Reads a capture's `manifest.json`.
+ *
+ * @example
+ * ```ts
+ * const { attempts } = readManifest("mariadb-10.11-shapes");
+ * ```
+ */
+export function readManifest(fixture: string): Manifest {
+  return JSON.parse(Deno.readTextFileSync(join(FIXTURES, fixture, "manifest.json")));
+}
 
 /** What the attempts of one `user@host` should give: counts, and windows for the last times. */
 export interface Expected {
@@ -130,4 +151,19 @@ export function assertAttribution(rows: JsonRow[], attempts: Attempt[]): void {
   }
   const missing = [...chosen.keys()].filter((k) => !reported.has(k));
   assertEquals(missing, [], "accounts the server chose but the report does not list");
+}
+
+/**
+ * Runs `report --format json --accounts USERS` and returns its rows; asserts exit 0, no stderr.
+ *
+ * @example
+ * ```ts
+ * const rows = await reportAccounts("/tmp/x/conntracker.ini", "/tmp/x/mysql_user.tsv");
+ * ```
+ */
+export async function reportAccounts(config: string, users: string): Promise<JsonRow[]> {
+  const args = ["--config", config, "report", "--format", "json", "--accounts", users];
+  const report = await runCli(args);
+  assertEquals([report.code, report.stderr], [0, ""]);
+  return JSON.parse(report.stdout);
 }

@@ -9,7 +9,8 @@
 import { existsSync } from "node:fs";
 import { connect } from "node:net";
 import { join } from "node:path";
-import mysql from "mysql2/promise";
+import { createConnection } from "mysql2";
+import type { Connection as PromiseConnection } from "mysql2/promise";
 
 /** Where Debian puts the server. */
 export const MARIADBD: string | undefined = ["/usr/sbin/mariadbd", "/usr/bin/mariadbd"].find((p) =>
@@ -53,6 +54,21 @@ export interface Attempt {
   after: number;
   /** `CURRENT_USER()` after a successful login: the account MariaDB chose. */
   currentUser?: string;
+  /** How the client came in. */
+  via?: Via;
+  /** The server's connection id (`CONNECTION_ID()`), when the client could tell. */
+  connectionId?: number;
+  /** The default database asked for at login. */
+  database?: string;
+  /** A `COM_CHANGE_USER` on an open connection rather than a new connection. */
+  changeUser?: boolean;
+  /** The scenario's step the attempt belongs to. */
+  step?: string;
+  /** The audit line that records the attempt, and the file it is in (filled by the capture). */
+  logged?: string;
+  /** After a successful change-user (logged without a user): the next line, which names it. */
+  namedBy?: string;
+  file?: string;
 }
 
 /** Options of the audit plugin. */
@@ -142,8 +158,8 @@ export async function rootSql(server: MariaDb, sql: string): Promise<string[][]>
 }
 
 /**
- * Logs in with the `mariadb` client, runs `input` after `SELECT CURRENT_USER()`,
- * and records the attempt.
+ * Logs in with the `mariadb` client (through the driver from 127.0.0.2), runs
+ * `input` after `SELECT CURRENT_USER()`, and records the attempt.
  *
  * @example
  * ```ts
@@ -158,10 +174,12 @@ export async function login(
   via: Via,
   input = "",
 ): Promise<Attempt> {
+  if (via === "tcp2") {
+    const run = input ? (s: Session) => s.conn.query(input) : undefined;
+    return await driverLogin(server, attempts, { user, password, via }, run);
+  }
   const before = Date.now();
-  const currentUser = via === "tcp2"
-    ? await loginFrom2(server, user, password, input)
-    : await loginWithClient(server, user, password, via, input);
+  const currentUser = await loginWithClient(server, user, password, via, input);
   const attempt: Attempt = {
     user,
     host: CLIENT_HOST[via],
@@ -191,32 +209,164 @@ async function loginWithClient(
   return r.ok ? r.stdout.split("\n")[0] : undefined;
 }
 
-/** The `mariadb` client cannot choose its source address; the driver can. */
-async function loginFrom2(
+/** A login through the `mysql2` driver. */
+export interface DriverLogin {
+  user: string;
+  password: string;
+  via: Via;
+  /** The default database to ask for at login. */
+  database?: string;
+}
+
+/** An open driver connection and the server's id for it. */
+export interface Session {
+  conn: PromiseConnection;
+  connectionId: number;
+  via: Via;
+}
+
+/**
+ * Logs in through the `mysql2` driver (which, unlike the `mariadb` client,
+ * can choose its source address), records the attempt with the server's
+ * connection id (also for a refused login: the server's greeting names it),
+ * runs `use` with the session and closes it.
+ *
+ * @example
+ * ```ts
+ * await driverLogin(server, attempts, { user: "app", password: "pw", via: "tcp2" });
+ * ```
+ */
+export async function driverLogin(
   server: MariaDb,
-  user: string,
-  password: string,
-  input: string,
-): Promise<string | undefined> {
-  let conn;
+  attempts: Attempt[],
+  login: DriverLogin,
+  use?: (session: Session) => Promise<unknown>,
+): Promise<Attempt> {
+  const before = Date.now();
+  const { connectionId, conn } = await openDriver(server, login);
+  const attempt: Attempt = {
+    user: login.user,
+    host: CLIENT_HOST[login.via],
+    ok: conn !== undefined,
+    before,
+    after: Date.now(),
+    via: login.via,
+  };
+  if (connectionId !== undefined) attempt.connectionId = connectionId;
+  if (login.database !== undefined) attempt.database = login.database;
+  attempts.push(attempt);
+  if (conn === undefined) return attempt;
   try {
-    conn = await mysql.createConnection({
-      // mysql2 ignores `localAddress`; it takes a ready socket.
-      stream: connect({ host: "127.0.0.1", port: server.port, localAddress: "127.0.0.2" }),
-      user,
-      password,
-      multipleStatements: true,
-    });
-  } catch {
-    return undefined;
-  }
-  try {
-    const [rows] = await conn.query("SELECT CURRENT_USER() AS cu");
-    if (input) await conn.query(input);
-    return (rows as { cu: string }[])[0].cu;
+    attempt.currentUser = await currentUserOf(conn);
+    await use?.({ conn, connectionId: connectionId!, via: login.via });
   } finally {
     await conn.end().catch(() => {});
   }
+  return attempt;
+}
+
+/**
+ * Changes the user of an open session (`COM_CHANGE_USER`) and records it as an
+ * attempt of the new user; a refused change ends the session.
+ *
+ * @example
+ * ```ts
+ * await changeUser(session, attempts, { user: "carol", password: "pw-carol" });
+ * ```
+ */
+export async function changeUser(
+  session: Session,
+  attempts: Attempt[],
+  to: { user: string; password: string },
+): Promise<Attempt> {
+  const before = Date.now();
+  const ok = await session.conn.changeUser(to).then(() => true, () => false);
+  const attempt: Attempt = {
+    user: to.user,
+    host: CLIENT_HOST[session.via],
+    ok,
+    before,
+    after: Date.now(),
+    via: session.via,
+    connectionId: session.connectionId,
+    changeUser: true,
+  };
+  attempts.push(attempt);
+  if (ok) attempt.currentUser = await currentUserOf(session.conn);
+  return attempt;
+}
+
+/**
+ * A TCP health check: opens a connection from 127.0.0.1 and closes it before
+ * authenticating, at once or after reading the server's greeting (which names
+ * the connection id). Recorded as a failed attempt with an empty user.
+ *
+ * @example
+ * ```ts
+ * await healthCheck(server, attempts, { readGreeting: true });
+ * ```
+ */
+export async function healthCheck(
+  server: MariaDb,
+  attempts: Attempt[],
+  { readGreeting }: { readGreeting: boolean },
+): Promise<Attempt> {
+  const before = Date.now();
+  const socket = connect({ host: "127.0.0.1", port: server.port, localAddress: "127.0.0.1" });
+  const connectionId = await new Promise<number | undefined>((resolve, reject) => {
+    socket.once("error", reject);
+    if (!readGreeting) socket.once("connect", () => resolve(undefined));
+    // Greeting: 4-byte header, protocol version, NUL-terminated server version, connection id.
+    else socket.once("data", (b: Buffer) => resolve(b.readUInt32LE(b.indexOf(0, 5) + 1)));
+  });
+  const closed = new Promise((resolve) => socket.once("close", resolve));
+  socket.destroy();
+  await closed;
+  const attempt: Attempt = {
+    user: "",
+    host: CLIENT_HOST.tcp,
+    ok: false,
+    before,
+    after: Date.now(),
+    via: "tcp",
+  };
+  if (connectionId !== undefined) attempt.connectionId = connectionId;
+  attempts.push(attempt);
+  return attempt;
+}
+
+function openDriver(
+  server: MariaDb,
+  login: DriverLogin,
+): Promise<{ connectionId?: number; conn?: PromiseConnection }> {
+  const where = login.via === "socket" ? { socketPath: server.socket } : {
+    // mysql2 ignores `localAddress`; it takes a ready socket.
+    stream: connect({ host: "127.0.0.1", port: server.port, localAddress: CLIENT_HOST[login.via] }),
+  };
+  const conn = createConnection({
+    ...where,
+    user: login.user,
+    password: login.password,
+    database: login.database,
+    multipleStatements: true,
+  });
+  // Set from the server's greeting, before authentication.
+  const id = () => (conn as unknown as { connectionId?: number }).connectionId;
+  return new Promise((resolve) => {
+    conn.once("connect", () => {
+      conn.on("error", () => {});
+      resolve({ connectionId: id(), conn: conn.promise() });
+    });
+    conn.once("error", () => {
+      conn.destroy();
+      resolve({ connectionId: id() });
+    });
+  });
+}
+
+async function currentUserOf(conn: PromiseConnection): Promise<string> {
+  const [rows] = await conn.query("SELECT CURRENT_USER() AS cu");
+  return (rows as { cu: string }[])[0].cu;
 }
 
 /** The user the server runs as (Debian's `mariadb-server` creates it). */

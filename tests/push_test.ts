@@ -339,7 +339,7 @@ Deno.test({
         await appendRound(random, servers, { round: 5, count: 300, fromDays: 0.1, toDays: 0.05 });
         times.down = await runAll(servers);
         const strict = await runCli(["--config", c.config, "--strict-push"]);
-        assertEquals(strict.code, 5, strict.stderr);
+        assertEquals(strict.code, 6, strict.stderr);
         const lines = strict.stderr.trim().split("\n");
         assertEquals(lines.length, 1, strict.stderr);
         assert(/level=WARN msg="push failed"/.test(lines[0]), lines[0]);

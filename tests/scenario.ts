@@ -11,7 +11,18 @@
  */
 
 import mysql from "mysql2/promise";
-import { type Attempt, login, type MariaDb, rootSql } from "./mariadb.ts";
+import {
+  type Attempt,
+  changeUser,
+  type DriverLogin,
+  driverLogin,
+  healthCheck,
+  login,
+  type MariaDb,
+  rootSql,
+  type Session,
+  type Via,
+} from "./mariadb.ts";
 
 /** The accounts (and a role) the scenario creates. */
 export const ACCOUNTS_SQL = `
@@ -123,5 +134,259 @@ export async function playScenario(server: MariaDb): Promise<Attempt[]> {
   await login(server, attempts, "ops", "pw-ops", "socket");
   await login(server, attempts, "zoë", "pw-zoe", "tcp2");
   await login(server, attempts, "zoë", "bad", "tcp");
+  return attempts;
+}
+
+/** A `Session` as the server's `root`, over the socket, for steps that must log no new login. */
+async function withAdmin(server: MariaDb, fn: (s: Session) => Promise<unknown>): Promise<void> {
+  await driverLogin(server, [], { user: "root", password: "", via: "socket" }, fn);
+}
+
+/** Logs in, then changes to each user in turn on that connection (a refused change ends it). */
+async function changingUser(
+  server: MariaDb,
+  attempts: Attempt[],
+  login: DriverLogin,
+  to: [user: string, password: string][],
+): Promise<void> {
+  await driverLogin(server, attempts, login, async (s) => {
+    for (const [user, password] of to) await changeUser(s, attempts, { user, password });
+  });
+}
+
+/** Marks the attempts `fn` makes with the step they belong to. */
+async function step(attempts: Attempt[], name: string, fn: () => Promise<unknown>): Promise<void> {
+  const from = attempts.length;
+  await fn();
+  for (const a of attempts.slice(from)) a.step = name;
+}
+
+/** Waits until the audit log stops growing (the server writes `DISCONNECT` after the client left). */
+async function settledSize(path: string): Promise<number> {
+  let size = -1;
+  for (let i = 0; i < 50; i++) {
+    await pause(200);
+    const now = (await Deno.stat(path)).size;
+    if (now === size) return size;
+    size = now;
+  }
+  throw new Error(`${path} keeps growing`);
+}
+
+/** The accounts of {@link playShapes}: names and a default database with commas in them. */
+export const SHAPES_SQL = `
+  CREATE DATABASE \`sales,2024\`;
+  CREATE TABLE \`sales,2024\`.notes (body MEDIUMTEXT);
+  CREATE USER 'app'@'%' IDENTIFIED BY 'pw-app';
+  CREATE USER 'a,b'@'%' IDENTIFIED BY 'pw-ab';
+  CREATE USER 'ops,127.0.0.1'@'localhost' IDENTIFIED BY 'pw-ops';
+  GRANT ALL ON \`sales,2024\`.* TO 'app'@'%', 'a,b'@'%';
+`;
+
+/** The default database with a comma in its name. */
+const SALES = "sales,2024";
+
+/**
+ * Plays the shapes the end-to-end scenario leaves out (issue 12, 14): a
+ * default database and user names with commas, change-user to and from them,
+ * a rotated file whose first line is a 12 KB query, TCP health checks, a brute
+ * force on `root`, a made-up user and a dropped account. Needs
+ * `server_audit_events=CONNECT,QUERY` and `server_audit_query_log_limit=65536`.
+ *
+ * @example
+ * ```ts
+ * const attempts = await playShapes(server);
+ * ```
+ */
+export async function playShapes(server: MariaDb): Promise<Attempt[]> {
+  await rootSql(server, SHAPES_SQL);
+  const attempts: Attempt[] = [];
+  type Try = [user: string, password: string, via: Via, database?: string];
+  const all = async (tries: Try[]) => {
+    for (const [user, password, via, database] of tries) {
+      await driverLogin(server, attempts, { user, password, via, database });
+    }
+  };
+
+  await step(attempts, "default database with a comma", () =>
+    all([
+      ["app", "pw-app", "socket", SALES],
+      ["app", "pw-app", "tcp", SALES],
+      ["app", "pw-app", "tcp2", SALES],
+      ["a,b", "pw-ab", "tcp", SALES],
+      ["app", "wrong", "tcp", SALES],
+      // The password is right, the database is refused (1044).
+      ["ops,127.0.0.1", "pw-ops", "socket", SALES],
+    ]));
+  await step(attempts, "user names with commas", () =>
+    all([
+      ["a,b", "pw-ab", "socket"],
+      ["a,b", "pw-ab", "tcp"],
+      ["a,b", "wrong", "tcp2"],
+      ["ops,127.0.0.1", "pw-ops", "socket"],
+      // Only 'ops,127.0.0.1'@'localhost' exists: refused over TCP.
+      ["ops,127.0.0.1", "pw-ops", "tcp"],
+      ["ops,127.0.0.1", "wrong", "socket"],
+    ]));
+  await step(attempts, "change-user to and from names with commas", async () => {
+    await changingUser(server, attempts, { user: "app", password: "pw-app", via: "socket" }, [
+      ["ops,127.0.0.1", "pw-ops"],
+      ["a,b", "pw-ab"],
+      ["app", "pw-app"],
+      ["ops,127.0.0.1", "pw-ops"],
+      ["a,b", "wrong"],
+    ]);
+    const ab = { user: "a,b", password: "pw-ab", via: "tcp", database: SALES } as const;
+    await changingUser(server, attempts, ab, [["app", "pw-app"]]);
+  });
+  await step(attempts, "TCP health checks", async () => {
+    await healthCheck(server, attempts, { readGreeting: false });
+    await healthCheck(server, attempts, { readGreeting: true });
+    await healthCheck(server, attempts, { readGreeting: false });
+  });
+  await step(
+    attempts,
+    "brute force on root over TCP",
+    () =>
+      all(["123456", "password", "root", "admin", "toor"].map((guess) => ["root", guess, "tcp"])),
+  );
+  await step(attempts, "made-up user", () =>
+    all([
+      ["nosuchuser", "x", "tcp"],
+      ["nosuchuser", "x", "socket"],
+    ]));
+  await step(attempts, "account created, used and dropped", async () => {
+    await rootSql(server, "CREATE USER 'temp'@'%' IDENTIFIED BY 'pw-temp';");
+    await all([["temp", "pw-temp", "tcp"], ["temp", "pw-temp", "socket"]]);
+    await rootSql(server, "DROP USER 'temp'@'%';");
+    await all([["temp", "pw-temp", "tcp"]]);
+  });
+  await step(attempts, "a rotated file that begins with a 12 KB query", async () => {
+    await longFirstLine(server, attempts);
+  });
+  await step(attempts, "after the long line, in the same file", async () => {
+    const round: Try[] = [
+      ["app", "pw-app", "socket", SALES],
+      ["app", "pw-app", "tcp"],
+      ["a,b", "pw-ab", "tcp2", SALES],
+      ["a,b", "pw-ab", "socket"],
+      ["ops,127.0.0.1", "pw-ops", "socket"],
+    ];
+    await all([...round, ...round, ...round, ...round]);
+    await all([
+      ["app", "wrong", "tcp"],
+      ["a,b", "wrong", "socket"],
+      ["nosuchuser", "x", "tcp2"],
+      ["root", "letmein", "tcp"],
+    ]);
+    await changingUser(server, attempts, { user: "app", password: "pw-app", via: "tcp" }, [
+      ["a,b", "pw-ab"],
+    ]);
+  });
+  await withAdmin(server, (s) => s.conn.query("SET GLOBAL server_audit_file_rotate_now = ON"));
+  await pause(1100);
+  await step(attempts, "the live file", () =>
+    all([
+      ["app", "pw-app", "tcp", SALES],
+      ["a,b", "pw-ab", "socket"],
+    ]));
+  return attempts;
+}
+
+/**
+ * Makes the plugin rotate by size right before a 12 KB `INSERT` (logged whole with
+ * `server_audit_query_log_limit=65536`): the new file's first line is that query.
+ * The plugin rotates before writing a line when the file has reached
+ * `server_audit_file_rotate_size`; statements are logged after they ran.
+ */
+async function longFirstLine(server: MariaDb, attempts: Attempt[]): Promise<void> {
+  await driverLogin(
+    server,
+    attempts,
+    { user: "app", password: "pw-app", via: "tcp", database: SALES },
+    async (app) => {
+      await withAdmin(server, async (admin) => {
+        const size = await settledSize(server.auditLog);
+        await admin.conn.query(`SET GLOBAL server_audit_file_rotate_size = ${size + 3000}`);
+        await admin.conn.query(`SELECT '${"p".repeat(4000)}' AS padding`);
+        const body = Array.from({ length: 200 }, (_, i) => `line ${i}: ${"x".repeat(50)}`);
+        await app.conn.query(`INSERT INTO notes VALUES ('${body.join("\\n")}')`);
+        await admin.conn.query("SET GLOBAL server_audit_file_rotate_size = 1000000");
+      });
+    },
+  );
+}
+
+/**
+ * The accounts of {@link playResolve}: the same user at an IP, a name and `%`;
+ * at an IP and `%`; a pattern, a netmask, a name only, the machine's host name,
+ * an anonymous user.
+ *
+ * @example
+ * ```ts
+ * await rootSql(server, resolveSql(Deno.hostname()));
+ * ```
+ */
+export function resolveSql(hostname: string): string {
+  return `
+  CREATE USER 'app'@'127.0.0.1' IDENTIFIED BY 'pw-ip';
+  CREATE USER 'app'@'localhost' IDENTIFIED BY 'pw-name';
+  CREATE USER 'app'@'%' IDENTIFIED BY 'pw-any';
+  CREATE USER 'svc'@'127.0.0.1' IDENTIFIED BY 'pw-svc-ip';
+  CREATE USER 'svc'@'%' IDENTIFIED BY 'pw-svc-any';
+  CREATE USER 'web'@'127.0.0.%' IDENTIFIED BY 'pw-web';
+  CREATE USER 'ops'@'localhost' IDENTIFIED BY 'pw-ops';
+  CREATE USER 'rep'@'127.0.0.2' IDENTIFIED BY 'pw-rep';
+  CREATE USER 'rep'@'%' IDENTIFIED BY 'pw-rep-any';
+  CREATE USER 'net'@'127.0.0.0/255.255.255.0' IDENTIFIED BY 'pw-net';
+  CREATE USER 'db'@'${hostname}' IDENTIFIED BY 'pw-db';
+  CREATE USER ''@'localhost' IDENTIFIED BY 'pw-anon';
+  CREATE USER 'unused'@'%' IDENTIFIED BY 'pw-unused';
+`;
+}
+
+/**
+ * Plays logins against a server that resolves client addresses to names
+ * (no `--skip-name-resolve`): every user with each of its passwords over the
+ * socket, TCP from 127.0.0.1 and TCP from 127.0.0.2, and change-users. Each
+ * attempt records `CURRENT_USER()`; the host the log wrote is only known from
+ * the log (the capture fills it in).
+ *
+ * @example
+ * ```ts
+ * const attempts = await playResolve(server);
+ * ```
+ */
+export async function playResolve(server: MariaDb): Promise<Attempt[]> {
+  await rootSql(server, resolveSql(Deno.hostname()));
+  const attempts: Attempt[] = [];
+  const tries: [string, string[]][] = [
+    ["app", ["pw-ip", "pw-name", "pw-any"]],
+    ["svc", ["pw-svc-ip", "pw-svc-any"]],
+    ["web", ["pw-web"]],
+    ["ops", ["pw-ops"]],
+    ["rep", ["pw-rep", "pw-rep-any"]],
+    ["net", ["pw-net"]],
+    ["db", ["pw-db"]],
+    ["nobody", ["pw-anon"]],
+  ];
+  for (const via of ["socket", "tcp", "tcp2"] as const) {
+    await step(attempts, `every user and password, ${via}`, async () => {
+      for (const [user, passwords] of tries) {
+        for (const password of passwords) {
+          await driverLogin(server, attempts, { user, password, via });
+        }
+      }
+    });
+  }
+  await step(attempts, "change-user", async () => {
+    await changingUser(server, attempts, { user: "net", password: "pw-net", via: "tcp" }, [
+      ["ops", "pw-ops"],
+      ["app", "pw-ip"],
+    ]);
+    await changingUser(server, attempts, { user: "rep", password: "pw-rep", via: "tcp2" }, [
+      ["app", "pw-any"],
+    ]);
+  });
   return attempts;
 }

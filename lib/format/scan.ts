@@ -59,6 +59,7 @@ function isOperationField(block: string, start: number, end: number): boolean {
  * Whether a `CONNECT` found at `i` is a connection event's operation field
  * (`,12,0,CONNECT,`, `,12,0,FAILED_CONNECT,` ...). Query text that quotes an
  * operation rarely has the ids before it, and is rejected without being parsed.
+ * Only the ids anchor it: a user name or database with commas changes nothing.
  */
 function isConnectOperation(block: string, i: number): boolean {
   let start = i;
@@ -89,7 +90,6 @@ function nextOperation(
   return Infinity;
 }
 
-/**
 /** What {@link scanBlock} looks for and whom it tells: made once per range, not per block. */
 export interface BlockScan {
   /** How many commas a timestamp contains (see `LineFormat`). */

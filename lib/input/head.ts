@@ -1,20 +1,46 @@
 /**
- * A file's identity: the start of its content (decompressed for gzip) and a
- * fingerprint of its first line, the same for a gzip copy, so that a file is
- * known across renames and compression.
+ * A file's identity: the start of its content (decompressed for gzip), read
+ * as far as its first line goes, and a fingerprint of that line, the same for
+ * a gzip copy, so that a file is known across renames and compression.
  *
  * @module
  */
 
 import { closeQuietly, gzipChunks, openFile, sourceError, toBinary } from "./file.ts";
+import { MAX_LINE_BYTES } from "./source.ts";
 
 /** How much of a file's first line the fingerprint covers. */
 export const FINGERPRINT_BYTES = 4096;
 
+/** How much of a file is read first: most first lines end within it. */
+export const HEAD_BYTES = 2 * FINGERPRINT_BYTES;
+
 /** The start of a file's content (decompressed for gzip). */
 export interface Head {
   gzip: boolean;
+  /**
+   * The content from its start: the whole first line when it is complete and
+   * within the long-line limit (and whatever else the first read brought),
+   * else as much of it as was read.
+   */
   bytes: Uint8Array;
+  /**
+   * Whether the first line is longer than the long-line limit: `bytes` then
+   * hold its start (at least `maxLine + 1` bytes).
+   */
+  longFirstLine: boolean;
+}
+
+/** How far {@link readHead} reads. */
+export interface ReadHeadOptions {
+  /**
+   * Whether to read on when the first {@link HEAD_BYTES} hold no newline,
+   * given those bytes: a file that does not start like the lines sought is
+   * judged by them, without reading up to the limit. Reads on by default.
+   */
+  readOn?: (start: Uint8Array) => boolean;
+  /** The long-line limit: {@link MAX_LINE_BYTES} by default. */
+  maxLine?: number;
 }
 
 /**
@@ -29,8 +55,50 @@ export function isGzip(bytes: Uint8Array): boolean {
   return bytes.length >= 2 && bytes[0] === 0x1f && bytes[1] === 0x8b;
 }
 
+/** Reads into a buffer, as `Deno.FsFile.read` does; `null` at the end. */
+type Read = (into: Uint8Array) => Promise<number | null>;
+
+/** Fills `buffer` from `at` on, until it is full or the content ends; returns the filled part. */
+async function fill(read: Read, buffer: Uint8Array, at: number): Promise<Uint8Array> {
+  while (at < buffer.length) {
+    const got = await read(buffer.subarray(at));
+    if (got === null) break;
+    at += got;
+  }
+  return buffer.subarray(0, at);
+}
+
+/** A {@link Read} of a gzip file's decompressed content, and how to stop it. */
+function gunzipReader(file: Deno.FsFile): { read: Read; stop: () => Promise<unknown> } {
+  const chunks = gzipChunks(file, 0);
+  let left: Uint8Array = new Uint8Array(0);
+  let ended = false;
+  const read: Read = async (into) => {
+    if (left.length === 0 && !ended) {
+      try {
+        const next = await chunks.next();
+        if (next.done) ended = true;
+        else left = next.value;
+      } catch {
+        // A truncated or corrupt stream: its head is what could be decompressed.
+        ended = true;
+      }
+    }
+    if (left.length === 0) return null;
+    const take = Math.min(left.length, into.length);
+    into.set(left.subarray(0, take));
+    left = left.subarray(take);
+    return take;
+  };
+  return { read, stop: () => chunks.return(undefined) };
+}
+
 /**
- * Reads the first bytes of a file's content, decompressed if it is gzip.
+ * Reads the start of a file's content, decompressed if it is gzip: the first
+ * {@link HEAD_BYTES}, and on when they hold no newline (and `readOn` agrees)
+ * up to the end of the first line, at most `maxLine + 1` bytes. A file's
+ * first line is thus always seen whole when it is within the limit that
+ * every other line is held to; a longer one is seen by its start.
  *
  * @example
  * ```ts
@@ -38,42 +106,49 @@ export function isGzip(bytes: Uint8Array): boolean {
  * ```
  * @throws {SourceError} when the file cannot be opened or read.
  */
-export async function readHead(path: string, limit = 2 * FINGERPRINT_BYTES): Promise<Head> {
+export async function readHead(path: string, options: ReadHeadOptions = {}): Promise<Head> {
+  const { readOn = () => true, maxLine = MAX_LINE_BYTES } = options;
   const file = await openFile(path);
+  let stop: () => Promise<unknown> = () => Promise.resolve();
   try {
-    const first = new Uint8Array(limit);
-    let n = 0;
-    while (n < limit) {
-      const got = await file.read(first.subarray(n));
-      if (got === null) break;
-      n += got;
+    let read: Read = (into) => file.read(into);
+    let bytes = await fill(read, new Uint8Array(HEAD_BYTES), 0);
+    const gzip = isGzip(bytes);
+    if (gzip) {
+      await file.seek(0, Deno.SeekMode.Start);
+      ({ read, stop } = gunzipReader(file));
+      bytes = await fill(read, new Uint8Array(HEAD_BYTES), 0);
     }
-    if (!isGzip(first.subarray(0, n))) return { gzip: false, bytes: first.subarray(0, n) };
-    await file.seek(0, Deno.SeekMode.Start);
-    const out = new Uint8Array(limit);
-    let filled = 0;
-    try {
-      for await (const chunk of gzipChunks(file, 0)) {
-        const take = Math.min(chunk.length, limit - filled);
-        out.set(chunk.subarray(0, take), filled);
-        filled += take;
-        if (filled === limit) break;
+    const limit = maxLine + 1;
+    if (bytes.length === HEAD_BYTES && !bytes.includes(10) && readOn(bytes)) {
+      for (let size = HEAD_BYTES; size < limit && bytes.length === size;) {
+        const from = size;
+        size = Math.min(2 * size, limit);
+        const buffer = new Uint8Array(size);
+        buffer.set(bytes);
+        bytes = await fill(read, buffer, from);
+        if (bytes.includes(10, from)) break;
       }
-    } catch {
-      // A truncated or corrupt stream: its head is what could be decompressed.
     }
-    return { gzip: true, bytes: out.subarray(0, filled) };
+    const newline = bytes.indexOf(10);
+    const longFirstLine = newline === -1 ? bytes.length >= limit : newline > maxLine;
+    return { gzip, bytes, longFirstLine };
   } catch (e) {
     throw sourceError(path, "cannot be read", e);
   } finally {
+    await stop();
     closeQuietly(file);
   }
 }
 
 /**
- * The fingerprint of a file: SHA-256 of its first line (up to
- * {@link FINGERPRINT_BYTES}), or `undefined` while no complete first line
- * exists. A gzip copy has the fingerprint of its original.
+ * The fingerprint of a file: SHA-256 of its first line with its newline, or
+ * of its first {@link FINGERPRINT_BYTES} when the first line is longer than
+ * that; `undefined` while the file is shorter than that and has no complete
+ * first line. It depends on nothing after the first line (or after those
+ * bytes), so it stays the same as the file grows, and a gzip copy has the
+ * fingerprint of its original. The rule is unchanged since the first
+ * checkpoints were written: their fingerprints stay valid.
  *
  * @example
  * ```ts

@@ -41,7 +41,14 @@ const MIGRATIONS = [
      bytes_read INTEGER NOT NULL, logins INTEGER NOT NULL, failed_attempts INTEGER NOT NULL,
      malformed INTEGER NOT NULL, long_lines INTEGER NOT NULL, empty_user INTEGER NOT NULL,
      losses INTEGER NOT NULL, errors INTEGER NOT NULL);`,
-  // 2: what a push to a central store sends: a change sequence on the rows it sends, and this
+  // 2: a checkpoint's size on disk (to skip an unchanged file after one stat) and whether the
+  // file may still have been written after it was read; notices repeated while they hold.
+  `ALTER TABLE checkpoints ADD COLUMN file_size INTEGER;
+   ALTER TABLE checkpoints ADD COLUMN state TEXT NOT NULL DEFAULT 'closed';
+   UPDATE checkpoints SET state = 'open' WHERE size > offset;
+   CREATE TABLE notices (
+     kind TEXT PRIMARY KEY, first_ms INTEGER NOT NULL, said_ms INTEGER NOT NULL);`,
+  // 3: what a push to a central store sends: a change sequence on the rows it sends, and this
   // database's incarnation (a new one for a new database) with what the central acknowledged.
   `ALTER TABLE activity ADD COLUMN change_seq INTEGER NOT NULL DEFAULT 1;
    ALTER TABLE proxy_logins ADD COLUMN change_seq INTEGER NOT NULL DEFAULT 1;

@@ -4,14 +4,21 @@
  * - `CONNECT` with retcode 0 is a login; with another retcode (older plugins)
  *   a failed attempt, as is `FAILED_CONNECT`.
  * - `CHANGEUSER` with a non-zero retcode is a failed attempt as the user it
- *   names. A successful one names nobody (MariaDB 10.11 writes an empty user):
- *   it is a login, at its own time, of the account named on the next line of
- *   the same connection. Until that line is read it stays pending, also
- *   between runs; a `CONNECT` or `FAILED_CONNECT` on that connection id first
- *   means the server restarted, and drops it (as do a second change-user and a
- *   `DISCONNECT` naming nobody: that account is never named).
+ *   names. A successful one is a login at its own time. MariaDB 10.11 writes
+ *   it with an empty user and host (its per-connection buffer is reset): the
+ *   account is the one named on the next line of the same connection. Until
+ *   that line is read it stays pending, also between runs; a `CONNECT` or
+ *   `FAILED_CONNECT` on that connection id first means the server restarted,
+ *   and drops it (as do a second change-user and a `DISCONNECT` naming
+ *   nobody: that account is never named). A successful change-user line that
+ *   names both a user and a host (other builds of the plugin may) is counted
+ *   for that account at once and leaves nothing pending: the connection's
+ *   next line, naming the same account, adds nothing, and a second
+ *   change-user is a login of its own.
  * - `PROXY_CONNECT` records which account a proxy login was mapped to.
- * - Other lines with an empty user are counted and skipped.
+ * - A sign-in with an empty user but a host counts for `''@host`: a TCP
+ *   health check (`FAILED_CONNECT` with an empty user) or an anonymous login.
+ *   Other lines naming nobody are counted and skipped.
  *
  * @module
  */
@@ -170,17 +177,19 @@ export function settlesPending(record: AuditRecord): "drop" | "resolve" | undefi
 }
 
 /**
- * Whether a record is a successful change-user, which stays pending until
- * its connection names the account.
+ * Whether a record is a successful change-user that does not name its
+ * account (user and host), which stays pending until its connection does.
  *
  * @example
  * ```ts
  * import { parseRecord } from "../format/record.ts";
- * startsPending(parseRecord("t,vm,,h,14,0,CHANGEUSER,,,0")!); // true
+ * startsPending(parseRecord("t,vm,,,14,0,CHANGEUSER,,,0")!); // true
+ * startsPending(parseRecord("t,vm,carol,localhost,14,0,CHANGEUSER,,,0")!); // false
  * ```
  */
 export function startsPending(record: AuditRecord): boolean {
-  return record.operation === "CHANGEUSER" && record.retcode === "0";
+  const { operation, retcode, user, host } = record;
+  return operation === "CHANGEUSER" && retcode === "0" && (user === "" || host === "");
 }
 
 /**
@@ -221,7 +230,8 @@ export function applyRecord(
     return;
   }
   const successful = retcode === "0";
-  if (user === "" && !startsPending(record)) {
+  const starts = startsPending(record);
+  if (user === "" && host === "" && !starts) {
     tally.counts.emptyUser++;
     return;
   }
@@ -230,7 +240,7 @@ export function applyRecord(
     tally.counts.badTimestamp++;
     return;
   }
-  if (startsPending(record)) {
+  if (starts) {
     tally.pending.set(key, { serverHost, connectionId: record.connectionId, at });
     tally.watched.add(record.connectionId);
   } else if (op === "PROXY_CONNECT") {
@@ -249,7 +259,7 @@ export function applyRecord(
     p.logins++;
     p.lastLogin = Math.max(p.lastLogin, at);
     tally.proxies.set(pkey, p);
-  } else if (successful && op === "CONNECT") {
+  } else if (successful && (op === "CONNECT" || op === "CHANGEUSER")) {
     login(tally, user, host, serverHost, at);
   } else {
     failed(tally, user, host, serverHost, at);
