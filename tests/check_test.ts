@@ -517,7 +517,8 @@ Deno.test("check: the last run's outcome and losses come from the runs and losse
     await new Deno.Command("sqlite3", {
       args: [
         config.sqlitePath,
-        "INSERT INTO losses VALUES (1000 * strftime('%s','now'), '/x/server_audit.log.9', 'fp', 512, NULL, 0);" +
+        "INSERT INTO losses (detected_ms, path, fingerprint, unread_bytes, from_ms, to_ms) " +
+        "VALUES (1000 * strftime('%s','now'), '/x/server_audit.log.9', 'fp', 512, NULL, 0);" +
         "UPDATE runs SET losses = 1;",
       ],
     }).output();

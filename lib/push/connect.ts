@@ -50,7 +50,14 @@ function left(deadline: Deadline): number {
   return Math.max(1, deadline.at - deadline.now());
 }
 
-/** Whether the deadline has passed. */
+/**
+ * Whether the deadline has passed.
+ *
+ * @example
+ * ```ts
+ * passed({ at: 0, now: Date.now }); // true
+ * ```
+ */
 export function passed(deadline: Deadline): boolean {
   return deadline.now() >= deadline.at;
 }
@@ -62,13 +69,32 @@ interface DriverError {
   message?: string;
 }
 
-/** Galera's certification failure and a lock wait timeout: retry the transaction. */
+/**
+ * Galera's certification failure and a lock wait timeout: retry the transaction.
+ *
+ * @example
+ * ```ts
+ * isRetryable({ errno: 1213 }); // true
+ * isRetryable({ errno: 1047 }); // false
+ * ```
+ */
 export function isRetryable(e: unknown): boolean {
   const errno = (e as DriverError)?.errno;
   return errno === 1213 || errno === 1205;
 }
 
-/** Errors after which this host is given up for the next one. */
+/**
+ * Errors after which this host is given up for the next one: outside the
+ * Primary Component (1047), shut down or gone (1053, 2006, 2013), refused,
+ * reset, silent past a timeout.
+ *
+ * @example
+ * ```ts
+ * isHostFailure({ errno: 1047 }); // true
+ * isHostFailure({ code: "PROTOCOL_SEQUENCE_TIMEOUT" }); // true
+ * isHostFailure({ errno: 1062 }); // false
+ * ```
+ */
 export function isHostFailure(e: unknown): boolean {
   const { errno, code } = (e ?? {}) as DriverError;
   if (errno === 1047 || errno === 1053 || errno === 2006 || errno === 2013) return true;
@@ -84,7 +110,15 @@ export function isHostFailure(e: unknown): boolean {
   ].includes(code ?? "");
 }
 
-/** One line saying what went wrong. */
+/**
+ * One line saying what went wrong: the message and the server's error number
+ * (or the driver's code).
+ *
+ * @example
+ * ```ts
+ * describe({ message: "Deadlock found", errno: 1213 }); // "Deadlock found (1213)"
+ * ```
+ */
 export function describe(e: unknown): string {
   const { errno, code, message } = (e ?? {}) as DriverError;
   const text = message ?? String(e);

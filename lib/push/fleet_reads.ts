@@ -21,7 +21,7 @@ export interface ServerInfo {
   cluster: string;
   /** When its database began watching (its earliest event read). */
   watchedSinceMs?: number;
-  /** When the latest run its data comes from finished. */
+  /** When the latest run its data comes from started (it read what the logs held then). */
   dataUntilMs?: number;
   pushedMs: number;
   /** Audit data it lost to rotation: written between these instants (`fromMs` unknown if absent). */

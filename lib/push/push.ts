@@ -255,7 +255,16 @@ function centralRows(serverId: string, changes: ChangeSet, summary: PushSummary)
   return { activity, proxies, losses };
 }
 
-/** A digest of a set of accounts, whatever their order. */
+/**
+ * A digest of a set of accounts, whatever their order: a push sends the
+ * accounts only when it differs from what the central store has.
+ *
+ * @example
+ * ```ts
+ * const a = { user: "app", host: "%" }, b = { user: "ops", host: "localhost" };
+ * accountsDigest([a, b]) === accountsDigest([b, a]); // true
+ * ```
+ */
 export function accountsDigest(accounts: Account[]): string {
   const keys = [...new Set(accounts.map((a) => accountKey(a.user, a.host)))].sort();
   return createHash("sha256").update(keys.join("\n")).digest("hex");

@@ -50,7 +50,7 @@ export interface ChangeSet {
   losses: ChangedLoss[];
   /** When this database began watching: its earliest event read, or its first run if earlier. */
   watchedSinceMs?: number;
-  /** When its latest run finished: what the data is current to. */
+  /** When its latest run started: what the logs held then has been read. */
   dataUntilMs?: number;
 }
 
@@ -182,7 +182,7 @@ export function readChangeSet(store: Store, sinceSeq: number | undefined): Chang
       const runs = db.prepare(
         `SELECT min(started_ms, coalesce((SELECT min(min(coalesce(first_login_ms, last_failed_ms),
            coalesce(last_failed_ms, first_login_ms))) FROM activity), started_ms)) AS since,
-         until FROM (SELECT min(started_ms) AS started_ms, max(finished_ms) AS until FROM runs)`,
+         until FROM (SELECT min(started_ms) AS started_ms, max(started_ms) AS until FROM runs)`,
       ).get() as { since: number | null; until: number | null };
       const losses = (db.prepare(
         `SELECT detected_ms, path, fingerprint, unread_bytes, from_ms, to_ms FROM losses
