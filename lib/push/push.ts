@@ -367,9 +367,13 @@ async function pushWith(
   }
   const digest = defined && accountsDigest(defined);
   const sendAccounts = defined !== undefined && (summary.full || digest !== before?.accountsHash);
+  const target = { incarnation: changes.state.incarnation, ackedSeq: changes.state.changeSeq };
   const acked = await session.transaction(async (link) => {
     const now = await acknowledged(link, summary.serverId, deadline, true);
-    if (!same(now, before)) return false;
+    if (!same(now, before)) {
+      // An earlier try of this transaction committed although its client saw an error?
+      return !same(before, target) && same(now, target);
+    }
     if (sendAccounts) {
       await query(link, "DELETE FROM defined_accounts WHERE server_id = ?", [
         summary.serverId,
