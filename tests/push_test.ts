@@ -86,11 +86,14 @@ async function rowsChanged(central: Central): Promise<number[]> {
 async function appendRound(
   random: () => number,
   servers: SimServer[],
-  options: { round: number; count: number; fromDays: number; toDays: number },
+  options: { round: number; count: number; fromDays: number; toDays: number; hosts?: number },
 ): Promise<void> {
   const now = Date.now();
-  for (const [i, s] of servers.entries()) {
-    const hosts = Array.from({ length: 250 }, (_, k) => `10.${i}.${options.round}.${k}`);
+  for (const s of servers) {
+    const hosts = Array.from(
+      { length: options.hosts ?? 250 },
+      (_, k) => `10.${options.round}.${k >> 8}.${k & 255}`,
+    );
     await append(
       s,
       generate(random, {
@@ -267,18 +270,38 @@ Deno.test({
       await copyDatabase(a.sqlite, copy);
 
       await t.step("node 1 SIGKILLed during pushes, then restarted", async () => {
-        await appendRound(random, servers, { round: 2, count: 8000, fromDays: 1, toDays: 0.5 });
-        const start = await centralActivity(cluster, n2, "fleet");
-        times.killed = await runAll(servers, async () => {
-          // Kill node 1 once a's push has committed its first rows there.
-          const deadline = Date.now() + 20_000;
-          while (Date.now() < deadline) {
-            const rows = await cluster.sql(n2, "SELECT COUNT(*) AS n FROM fleet.activity");
-            if (Number(rows[0].n) > start.length) break;
+        // a's push is some 10 chunks long; b and c push through node 1 last.
+        await appendRound(random, [a], {
+          round: 2,
+          count: 20000,
+          fromDays: 1,
+          toDays: 0.5,
+          hosts: 1000,
+        });
+        await appendRound(random, [b, c], { round: 2, count: 5000, fromDays: 1, toDays: 0.5 });
+        const count = async () =>
+          Number(
+            (await cluster.sql(
+              n2,
+              "SELECT COUNT(*) AS n FROM fleet.activity WHERE server_id = 'a'",
+            ))[0].n,
+          );
+        const start = await count();
+        // a runs as cron runs it, and says what its push did.
+        const pushOf = runCli(["--config", a.config, "--json"]);
+        times.killed = await runAll([b, c], async () => {
+          // Kill node 1 once a's push has committed its first chunk there.
+          const deadline = Date.now() + 30_000;
+          while (await count() === start && Date.now() < deadline) {
             await new Promise((resolve) => setTimeout(resolve, 5));
           }
           await cluster.kill(n1);
         });
+        const ran = await pushOf;
+        assertEquals(ran.code, 0, ran.stderr);
+        const { push } = JSON.parse(ran.stdout);
+        assert(push.ok && push.failovers >= 1, `a's push went on on node 2: ${ran.stdout}`);
+        console.error(`  a's push while node 1 died: ${JSON.stringify(push)}`);
         await cluster.restart(n1);
         times.afterKill = await runAll(servers);
         await assertEveryNode(cluster, servers);

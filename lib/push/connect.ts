@@ -30,10 +30,16 @@ export const TIMEOUTS: Timeouts = { connectMs: 3_000, queryMs: 10_000, deadlineM
 
 /** The central store cannot be used: every host failed, or the deadline passed. */
 export class CentralError extends Error {
+  /**
+   * A host answered but was not in the Primary Component: a Galera cluster
+   * that is changing its view, worth another try in a moment.
+   */
+  transient: boolean;
   /** Creates the error. */
-  constructor(message: string, cause?: unknown) {
-    super(message, { cause });
+  constructor(message: string, options: { cause?: unknown; transient?: boolean } = {}) {
+    super(message, { cause: options.cause });
     this.name = "CentralError";
+    this.transient = options.transient ?? false;
   }
 }
 
@@ -45,8 +51,15 @@ export interface Deadline {
   now: () => number;
 }
 
-/** Milliseconds left before the deadline (at least 1, so that a call still fails fast). */
-function left(deadline: Deadline): number {
+/**
+ * Milliseconds left before the deadline (at least 1, so that a call still fails fast).
+ *
+ * @example
+ * ```ts
+ * left({ at: Date.now() + 5000, now: Date.now }); // about 5000
+ * ```
+ */
+export function left(deadline: Deadline): number {
   return Math.max(1, deadline.at - deadline.now());
 }
 
@@ -70,7 +83,9 @@ interface DriverError {
 }
 
 /**
- * Galera's certification failure and a lock wait timeout: retry the transaction.
+ * Galera's certification failure (1213), a lock wait timeout (1205), and a
+ * commit that replication refused while the cluster changed its view (1180,
+ * "Not connected to Primary Component"): retry the transaction.
  *
  * @example
  * ```ts
@@ -80,7 +95,7 @@ interface DriverError {
  */
 export function isRetryable(e: unknown): boolean {
   const errno = (e as DriverError)?.errno;
-  return errno === 1213 || errno === 1205;
+  return errno === 1213 || errno === 1205 || errno === 1180;
 }
 
 /**
@@ -141,7 +156,9 @@ async function readFile(file: string, what: string, firstLine: boolean): Promise
     const text = await Deno.readTextFile(file);
     return firstLine ? text.split("\n")[0].replace(/\r$/, "") : text;
   } catch (e) {
-    throw new CentralError(`${what} "${file}" cannot be read: ${(e as Error).message}`, e);
+    throw new CentralError(`${what} "${file}" cannot be read: ${(e as Error).message}`, {
+      cause: e,
+    });
   }
 }
 
@@ -210,6 +227,7 @@ export async function connect(
 ): Promise<Link> {
   const { default: mysql } = await import("mysql2/promise");
   const problems: string[] = [];
+  let transient = false;
   const start = options.from ?? 0;
   for (let i = 0; i < config.hosts.length; i++) {
     const index = (start + i) % config.hosts.length;
@@ -230,6 +248,7 @@ export async function connect(
       const why = await prepare(link, options.deadline);
       if (why === undefined) return link;
       problems.push(`${host.text}: ${why}`);
+      transient = true;
       conn.destroy();
     } catch (e) {
       conn?.destroy();
@@ -237,7 +256,9 @@ export async function connect(
       problems.push(`${host.text}: ${describe(e)}`);
     }
   }
-  throw new CentralError(`No central server could be used: ${problems.join("; ")}`);
+  throw new CentralError(`No central server could be used: ${problems.join("; ")}`, {
+    transient,
+  });
 }
 
 /** A row as the driver returns it. */

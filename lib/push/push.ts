@@ -35,6 +35,7 @@ import {
   describe,
   isHostFailure,
   isRetryable,
+  left,
   type Link,
   passed,
   query,
@@ -88,6 +89,9 @@ export interface PushOptions {
 /** Rows per statement and per transaction. */
 const CHUNK = 1000;
 
+/** The wait before trying the hosts again when none was in the Primary Component. */
+const TRANSIENT_WAIT_MS = 1_000;
+
 /** How long the local server's client may take to answer, in milliseconds. */
 const LOCAL_SERVER_MS = 5_000;
 
@@ -119,11 +123,22 @@ class Session {
 
   async link(): Promise<Link> {
     if (this.#link) return this.#link;
-    const link = await connect(this.config, {
-      deadline: this.deadline,
-      timeouts: this.timeouts,
-      from: this.#from,
-    });
+    let link: Link;
+    for (;;) {
+      try {
+        link = await connect(this.config, {
+          deadline: this.deadline,
+          timeouts: this.timeouts,
+          from: this.#from,
+        });
+        break;
+      } catch (e) {
+        // A cluster forming its new view answers again within seconds; one that is down does not.
+        const wait = TRANSIENT_WAIT_MS;
+        if (!(e instanceof CentralError && e.transient) || left(this.deadline) < 2 * wait) throw e;
+        await sleep(wait);
+      }
+    }
     this.#link = link;
     this.summary.host = link.host.text;
     if (!this.#migrated) {
@@ -300,7 +315,9 @@ function hostName(): string {
   try {
     return Deno.hostname();
   } catch (e) {
-    throw new CentralError(`ServerId is not set and the host name cannot be read: ${e}`, e);
+    throw new CentralError(`ServerId is not set and the host name cannot be read: ${e}`, {
+      cause: e,
+    });
   }
 }
 
