@@ -246,6 +246,14 @@ Deno.test({
           { server_id: "b", cluster: cluster.clusterName },
           { server_id: "c", cluster: "" },
         ]);
+        // What a's push logged in to its local server as, as that server names it.
+        const [self] = await cluster.sql(n1, "SELECT CURRENT_USER() AS cu, USER() AS u");
+        const [pushed] = await cluster.sql(
+          n1,
+          "SELECT CONCAT(self_user, '@', self_host) AS cu, CONCAT(client_user, '@', client_host) " +
+            "AS u, name_resolution FROM fleet.servers WHERE server_id = 'a'",
+        );
+        assertEquals(pushed, { ...self, name_resolution: "off" });
       });
 
       await t.step(

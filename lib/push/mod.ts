@@ -6,8 +6,8 @@
  * - `connect.ts`: reaching the central store (hosts in order, the Primary
  *   Component, timeouts and one deadline, which errors retry or fail over);
  * - `schema.ts`: the central tables and their migrations;
- * - `local_server.ts`: the local server's cluster name and accounts, through
- *   its client;
+ * - `local_server.ts`: what the local server says of itself (cluster, its own
+ *   login, name resolution) and its accounts, through its client, in one login;
  * - `push.ts`: what is sent when, and its acknowledgement;
  * - `after_run.ts`: the push as a run (or `conntracker push`) makes it, and
  *   its warning;

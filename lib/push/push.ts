@@ -43,7 +43,7 @@ import {
   TIMEOUTS,
   type Timeouts,
 } from "./connect.ts";
-import { localAccounts, localClusterName } from "./local_server.ts";
+import { askLocalServer, type LocalServer } from "./local_server.ts";
 import { COLUMN_LIMITS, migrateCentral } from "./schema.ts";
 
 /** What one push did. */
@@ -345,19 +345,21 @@ async function pushWith(
   const central = config.central!;
   const { deadline } = session;
   const client = { client: config.mariadbClient, defaultsFile: config.mariadbDefaultsFile };
-  // The local server is asked at once for both (5 s at most: it may be as frozen as any).
-  const localMs = Math.min(LOCAL_SERVER_MS, Math.max(1, deadline.at - deadline.now()));
-  const [cluster, accounts] = await Promise.all([
-    central.cluster === undefined ? localClusterName(client, localMs) : undefined,
-    central.pushAccounts ? localAccounts(client, localMs) : undefined,
-  ]);
-  if (cluster?.ok) summary.cluster = cluster.value;
-  let defined: Account[] | undefined;
+  // One login to the local server (5 s at most: it may be as frozen as any).
+  let server: LocalServer | undefined;
   let accountsReadMs: number | undefined;
-  if (accounts?.ok) [defined, accountsReadMs] = [accounts.value, deadline.now()];
-  else if (accounts) {
-    summary.problems.push(`the local server's accounts were not read: ${accounts.problem}`);
+  if (central.cluster === undefined || central.pushAccounts) {
+    const answer = await askLocalServer(client, {
+      accounts: central.pushAccounts,
+      timeoutMs: Math.min(LOCAL_SERVER_MS, left(deadline)),
+    });
+    if (answer.ok) [server, accountsReadMs] = [answer.value, deadline.now()];
+    else if (central.pushAccounts) {
+      summary.problems.push(`the local server's accounts were not read: ${answer.problem}`);
+    }
   }
+  if (central.cluster === undefined && server) summary.cluster = server.cluster;
+  const defined: Account[] | undefined = server?.accounts;
   const store = opened.store = openForPush(config, deadline);
   const local = readPushState(store);
   const before = await session.attempt((link) =>
@@ -405,14 +407,20 @@ async function pushWith(
     await query(
       link,
       `INSERT INTO servers (server_id, cluster, incarnation, acked_seq, watched_since_ms,
-         data_until_ms, pushed_ms, accounts_hash, accounts_read_ms)
-       VALUES (?, COALESCE(?, ''), ?, ?, ?, ?, ?, ?, ?) ON DUPLICATE KEY UPDATE
+         data_until_ms, pushed_ms, accounts_hash, accounts_read_ms, name_resolution,
+         self_user, self_host, client_user, client_host)
+       VALUES (?, COALESCE(?, ''), ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON DUPLICATE KEY UPDATE
          cluster = IF(? IS NULL, cluster, VALUES(cluster)),
          incarnation = VALUES(incarnation), acked_seq = VALUES(acked_seq),
          watched_since_ms = VALUES(watched_since_ms), data_until_ms = VALUES(data_until_ms),
          pushed_ms = VALUES(pushed_ms),
          accounts_hash = COALESCE(VALUES(accounts_hash), accounts_hash),
-         accounts_read_ms = COALESCE(VALUES(accounts_read_ms), accounts_read_ms)`,
+         accounts_read_ms = COALESCE(VALUES(accounts_read_ms), accounts_read_ms),
+         name_resolution = COALESCE(VALUES(name_resolution), name_resolution),
+         self_user = COALESCE(VALUES(self_user), self_user),
+         self_host = COALESCE(VALUES(self_host), self_host),
+         client_user = COALESCE(VALUES(client_user), client_user),
+         client_host = COALESCE(VALUES(client_host), client_host)`,
       [
         summary.serverId,
         summary.cluster ?? null,
@@ -422,7 +430,13 @@ async function pushWith(
         changes.dataUntilMs ?? null,
         deadline.now(),
         digest ?? null,
-        accountsReadMs ?? null,
+        // When the accounts were read: the cluster alone says nothing of them.
+        defined ? accountsReadMs ?? null : null,
+        server ? (server.resolvesNames ? "on" : "off") : null,
+        server?.account.user ?? null,
+        server?.account.host ?? null,
+        server?.client.user ?? null,
+        server?.client.host ?? null,
         summary.cluster ?? null,
       ],
       deadline,

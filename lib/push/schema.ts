@@ -25,6 +25,9 @@ const MIGRATIONS: string[][] = [
        incarnation VARCHAR(64) NOT NULL, acked_seq BIGINT NOT NULL,
        watched_since_ms BIGINT NULL, data_until_ms BIGINT NULL, pushed_ms BIGINT NOT NULL,
        accounts_hash CHAR(64) NULL, accounts_read_ms BIGINT NULL,
+       name_resolution VARCHAR(8) NULL,
+       self_user VARCHAR(128) NULL, self_host VARCHAR(255) NULL,
+       client_user VARCHAR(128) NULL, client_host VARCHAR(255) NULL,
        PRIMARY KEY (server_id)) ${TABLE}`,
     `CREATE TABLE IF NOT EXISTS activity (
        server_id VARCHAR(64) NOT NULL, name VARCHAR(128) NOT NULL, host VARCHAR(255) NOT NULL,
