@@ -10,9 +10,9 @@
  * stderr), 1 runtime failure (`AuditLogPath` does not exist, a file or the
  * database cannot be read or written), 2 usage or config error, 3 audit events
  * may have been lost to rotation before they could be read, 4 another run held
- * the database past `LockTimeout`, 5 `check` found an error in the setup, 6
- * the central store could not be updated (`push`, or a run with
- * `--strict-push`).
+ * the database past `LockTimeout`, 5 `check` found an error in the setup,
+ * 6 (`report`) no run has completed yet, 7 the central store could not be
+ * updated (`push`, or a run with `--strict-push`).
  *
  * @module
  */
@@ -34,12 +34,21 @@ import {
   type ReportOptions,
   ServerError,
 } from "./lib/report/mod.ts";
-import { LockedError, StoreError } from "./lib/store/mod.ts";
+import { LockedError, NoRunYetError, StoreError } from "./lib/store/mod.ts";
 import { runTracking } from "./lib/track/mod.ts";
 import { UsageError } from "./lib/usage.ts";
 
 /** The exit codes, as documented in the README. */
-export const EXIT = { ok: 0, failure: 1, usage: 2, lost: 3, locked: 4, check: 5, push: 6 } as const;
+export const EXIT = {
+  ok: 0,
+  failure: 1,
+  usage: 2,
+  lost: 3,
+  locked: 4,
+  check: 5,
+  noRunYet: 6,
+  push: 7,
+} as const;
 
 /** This build's version. */
 export const VERSION: string = denoJson.version;
@@ -63,6 +72,7 @@ function rule<E extends Error>(
 const EXIT_RULES: ExitRule[] = [
   rule(ConfigError, EXIT.usage, (e) => ({ file: e.file, key: e.key })),
   rule(LockedError, EXIT.locked, (e) => ({ file: e.path })),
+  rule(NoRunYetError, EXIT.noRunYet, (e) => ({ file: e.path })),
   rule(StoreError, EXIT.failure, (e) => ({ file: e.path })),
   rule(DiscoveryError, EXIT.failure, (e) => ({ file: e.path })),
   rule(AccountListError, EXIT.usage, (e) => ({ file: e.source })),
@@ -215,7 +225,7 @@ export async function main(args: string[]): Promise<number> {
     .option("-q, --quiet", "log less than LogLevel (down to ERROR)", count, 0)
     .option(
       "--strict-push",
-      "exit with code 6 when the push to the [central] store fails (default: a warning only)",
+      "exit with code 7 when the push to the [central] store fails (default: a warning only)",
     )
     .action(async (options: Omit<RunCommandOptions, "config">) => {
       code = await run({ ...options, config: program.opts().config });
@@ -223,7 +233,7 @@ export async function main(args: string[]): Promise<number> {
   program.command("push")
     .description(
       "send the [central] store what changed since its last acknowledgement (runs push by " +
-        "themselves; exit code 6 when it fails)",
+        "themselves; exit code 7 when it fails)",
     )
     .option("--json", "print the push as one JSON object on stdout")
     .action(async (options: { json?: boolean }) => {
@@ -234,12 +244,15 @@ export async function main(args: string[]): Promise<number> {
       "print accounts with their last login (reads the database only); with --accounts or " +
         "--accounts-from-server, one row per account MariaDB defines, never-used ones included",
     )
-    .option("--format <format>", "table, json or csv (default: table on a terminal, else json)")
+    .option(
+      "--format <format>",
+      "table, json, csv or sql (ACCOUNT LOCK plan) (default: table on a terminal, else json)",
+    )
     .option(
       "--unused-for <duration>",
-      "only accounts without a successful login for 90d, 12w, 6m, 1y …",
+      "only accounts not certainly used in the last 90d, 12w, 6m, 1y … (status and reason say why)",
     )
-    .option("--failed", "only accounts with failed attempts and no successful login in that period")
+    .option("--failed", "only accounts not used (in that period) with failed attempts in it")
     .option(
       "--accounts <file>",
       "the defined accounts: user<TAB>host lines (- for stdin), as printed by " +

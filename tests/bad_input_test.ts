@@ -202,3 +202,51 @@ Deno.test("rotation during a run: renamed and replaced while being read, every l
     assertEquals(await countsByAccount(db), referenceCounts(all));
   });
 });
+
+Deno.test("bad input: a database directory that does not exist is named with the reason, exit 1, nothing created", async () => {
+  await withTempDir(async (dir) => {
+    const { logs } = await setup(dir);
+    await Deno.writeTextFile(join(logs, "server_audit.log"), lines(5));
+    const missing = join(dir, "no", "such");
+    const config = await writeConfig(dir, {
+      AuditLogPath: logs,
+      SqlitePath: join(missing, "audit.sqlite"),
+    });
+    const r = await runCli(["--config", config]);
+    assertEquals(r.code, 1, r.stderr);
+    assertEquals(r.stderr.trim().split("\n").length, 1, r.stderr);
+    assert(
+      r.stderr.includes(
+        `msg="Database directory \\"${missing}\\" does not exist" file=${missing}/audit.sqlite`,
+      ),
+      r.stderr,
+    );
+    assertEquals([...Deno.readDirSync(dir)].map((e) => e.name).sort(), ["conntracker.ini", "logs"]);
+  });
+});
+
+Deno.test({
+  name: "bad input: a database directory the run cannot write is named with the reason, exit 1",
+  ignore: !IS_ROOT,
+  fn: async () => {
+    await withTempDir(async (dir) => {
+      const { logs } = await setup(dir);
+      await Deno.writeTextFile(join(logs, "server_audit.log"), lines(5));
+      const locked = join(dir, "locked");
+      await Deno.mkdir(locked, { mode: 0o555 });
+      await Deno.chmod(locked, 0o555);
+      const config = await writeConfig(dir, {
+        AuditLogPath: logs,
+        SqlitePath: join(locked, "audit.sqlite"),
+      });
+      const r = await runCli(["--config", config], {}, AS_UNPRIVILEGED);
+      assertEquals(r.code, 1, r.stderr);
+      assertEquals(r.stderr.trim().split("\n").length, 1, r.stderr);
+      assert(
+        r.stderr.includes(`Database cannot be created in \\"${locked}\\": permission denied`),
+        r.stderr,
+      );
+      assertEquals([...Deno.readDirSync(locked)], []);
+    });
+  },
+});

@@ -85,7 +85,7 @@ Deno.test("conntracker.ini-dist documents every [central] key", async () => {
   }
 });
 
-Deno.test("CLI: push without [central] is a usage error; before any run it sends nothing (exit 6)", async () => {
+Deno.test("CLI: push without [central] is a usage error; before any run it sends nothing (exit 7)", async () => {
   await withTempDir(async (dir) => {
     const config = join(dir, "c.ini");
     await Deno.writeTextFile(config, `SqlitePath = ${join(dir, "a.sqlite")}\n`);
@@ -97,7 +97,7 @@ Deno.test("CLI: push without [central] is a usage error; before any run it sends
       `SqlitePath = ${join(dir, "a.sqlite")}\n[central]\nHosts = 127.0.0.1:1\nServerId = a\n`,
     );
     const early = await runCli(["push", "--config", config]);
-    assertEquals(early.code, 6, early.stderr);
+    assertEquals(early.code, 7, early.stderr);
     assertEquals(early.stderr.trim().split("\n").length, 1);
     assert(/level=WARN msg="push failed".*run conntracker first/.test(early.stderr), early.stderr);
     await assertRejects(() => Deno.stat(join(dir, "a.sqlite")), Deno.errors.NotFound);

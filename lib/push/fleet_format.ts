@@ -1,84 +1,143 @@
 /**
- * Printing the fleet report: the local report's columns, and per account its
- * cluster, status and reason, the servers that saw it and those that define
- * it. Table for a terminal, JSON or CSV for programs.
+ * Printing the fleet report: per account the local report's fields (the
+ * same records, `lib/report/format.ts`) with its cluster, the servers that
+ * saw it and those that define it; the servers the central store knows;
+ * and the logged `user@host`s no account takes, per server. Table for a
+ * terminal, JSON or CSV for programs.
  *
  * @module
  */
 
 import { formatAccountName } from "../format/account.ts";
-import type { Format } from "../report/format.ts";
-import type { FleetRow } from "./fleet.ts";
+import {
+  accountRecord,
+  columns,
+  csvField,
+  FIELDS,
+  type Time,
+  unmatchedRecord,
+} from "../report/format.ts";
+import type { Fleet, FleetRow } from "./fleet.ts";
+import type { ServerInfo } from "./fleet_reads.ts";
 
-/** The fields of the JSON and CSV output, in order. */
-export const FLEET_FIELDS = [
-  "cluster",
-  "name",
-  "host",
-  "status",
-  "last_seen",
-  "logins",
-  "last_failed",
-  "failed_attempts",
-  "client_hosts",
-  "seen_by",
-  "defined_on",
-  "reason",
-] as const;
+/** The formats of the fleet report (the SQL plan is one server's). */
+export const FLEET_FORMATS = ["table", "json", "csv"] as const;
 
-function record(row: FleetRow, time: (ms: number) => string) {
+/** A fleet report format. */
+export type FleetFormat = typeof FLEET_FORMATS[number];
+
+/** The CSV columns, in order: the local report's, between the cluster and the servers. */
+export const FLEET_FIELDS = ["cluster", ...FIELDS, "seen_by", "defined_on"] as const;
+
+/** What the fleet report covers. Times are epoch milliseconds. */
+export interface FleetMeta {
+  now: number;
+  /** `--unused-for` as given, and its length. */
+  period?: { text: string; ms: number };
+  servers: ServerInfo[];
+  /** When each server's data was read last (its latest run's start), by server id. */
+  lastRuns: Map<string, number | undefined>;
+}
+
+function optional(ms: number | undefined, time: Time): string | null {
+  return ms === undefined ? null : time(ms);
+}
+
+function record(row: FleetRow, time: Time) {
   return {
     cluster: row.cluster,
-    name: row.name,
-    host: row.host,
-    status: row.status,
-    last_seen: row.lastSeen === undefined ? null : time(row.lastSeen),
-    logins: row.logins,
-    last_failed: row.lastFailed === undefined ? null : time(row.lastFailed),
-    failed_attempts: row.failedAttempts,
-    client_hosts: row.clientHosts,
+    ...accountRecord(row, optional(row.watchedSince, time), time),
     seen_by: row.seenBy,
     defined_on: row.definedOn,
-    reason: row.reason,
   };
 }
 
-function csvField(value: string): string {
-  return /[",\r\n]/.test(value) ? `"${value.replaceAll('"', '""')}"` : value;
+function header(meta: FleetMeta, time: Time): string {
+  const parts = [`conntracker report --central at ${time(meta.now)}`];
+  if (meta.period) {
+    parts.push(`unused for ${meta.period.text} (since ${time(meta.now - meta.period.ms)})`);
+  }
+  const clusters = [...new Set(meta.servers.map((s) => s.cluster).filter((c) => c))];
+  parts.push(
+    `${meta.servers.length} servers` +
+      (clusters.length > 0 ? ` (clusters: ${clusters.join(", ")})` : ""),
+  );
+  return parts.join(", ") + "\n";
 }
 
 /**
- * Prints fleet rows. JSON: an array of objects with {@link FLEET_FIELDS}
- * (`null` for never). CSV: a header and one line per row, lists separated
- * by spaces. Table: aligned columns, `-` for no cluster, `never` for never.
+ * Prints the fleet report.
+ *
+ * - JSON: an object with `now`, `period`, `period_start`, the `servers`
+ *   (id, cluster, last push, last run read, accounts read, name
+ *   resolution), the `accounts` (the local report's fields with `cluster`,
+ *   `seen_by`, `defined_on`) and the `unmatched` logged `user@host`s with
+ *   their `server_id`.
+ * - CSV: a header ({@link FLEET_FIELDS}) and one line per account, then one
+ *   per unmatched `user@host` with status `unmatched`.
+ * - Table: a line saying what it covers, the accounts, and the unmatched ones
+ *   in a second table.
  *
  * @example
  * ```ts
- * const row = {
- *   cluster: "", name: "app", host: "%", status: "never-seen" as const, reason: "no login",
- *   logins: 0, failedAttempts: 0, clientHosts: [], seenBy: [], definedOn: ["db1"],
- * };
- * formatFleet([row], "csv", (ms) => new Date(ms).toISOString()).split("\n")[1];
- * // ",app,%,never-seen,,0,,0,,,db1,no login"
+ * const meta = { now: 0, servers: [], lastRuns: new Map() };
+ * formatFleet({ rows: [], unmatched: [] }, meta, "csv", (ms) => new Date(ms).toISOString());
+ * // "cluster,name,host,status,reason,last_seen,...,seen_by,defined_on\n"
  * ```
  */
 export function formatFleet(
-  rows: FleetRow[],
-  format: Format,
-  time: (ms: number) => string,
+  fleet: Fleet,
+  meta: FleetMeta,
+  format: FleetFormat,
+  time: Time,
 ): string {
-  const records = rows.map((r) => record(r, time));
-  if (format === "json") return JSON.stringify(records, null, 2) + "\n";
+  const accounts = fleet.rows.map((r) => record(r, time));
+  const unmatched = fleet.unmatched.map((u) => ({
+    server_id: u.serverId,
+    cluster: u.cluster,
+    ...unmatchedRecord(u, time),
+  }));
+  if (format === "json") {
+    return JSON.stringify(
+      {
+        now: time(meta.now),
+        period: meta.period?.text ?? null,
+        period_start: meta.period ? time(meta.now - meta.period.ms) : null,
+        servers: meta.servers.map((s) => ({
+          server_id: s.serverId,
+          cluster: s.cluster,
+          pushed: time(s.pushedMs),
+          last_run: optional(meta.lastRuns.get(s.serverId), time),
+          accounts_read: optional(s.accountsReadMs, time),
+          name_resolution: s.nameResolution,
+        })),
+        accounts,
+        unmatched,
+      },
+      null,
+      2,
+    ) + "\n";
+  }
   if (format === "csv") {
-    const lines = records.map((r) =>
-      FLEET_FIELDS.map((f) => {
-        const v = r[f];
-        return csvField(v === null ? "" : Array.isArray(v) ? v.join(" ") : String(v));
-      }).join(",")
-    );
+    const cell = (v: unknown) =>
+      csvField(v === null || v === undefined ? "" : Array.isArray(v) ? v.join(" ") : String(v));
+    const lines = [
+      ...accounts.map((r) => FLEET_FIELDS.map((f) => cell(r[f])).join(",")),
+      ...unmatched.map((u) => {
+        const r: Record<string, unknown> = {
+          ...u,
+          status: "unmatched",
+          last_seen: u.last_login,
+          uncertain_logins: 0,
+          client_hosts: [u.host],
+          seen_by: [u.server_id],
+        };
+        return FLEET_FIELDS.map((f) => cell(r[f])).join(",");
+      }),
+    ];
     return [FLEET_FIELDS.join(","), ...lines].map((l) => l + "\n").join("");
   }
-  const table = [
+  const table = columns([
     [
       "CLUSTER",
       "ACCOUNT",
@@ -90,22 +149,30 @@ export function formatFleet(
       "DEFINED ON",
       "REASON",
     ],
-    ...records.map((r) => [
+    ...accounts.map((r) => [
       r.cluster || "-",
       formatAccountName({ user: r.name, host: r.host }),
       r.status,
       r.last_seen ?? "never",
-      String(r.logins),
+      r.uncertain_logins > 0 ? `${r.logins}+${r.uncertain_logins}?` : String(r.logins),
       String(r.failed_attempts),
       r.seen_by.join(",") || "-",
       r.defined_on.join(",") || "-",
       r.reason,
     ]),
-  ];
-  const widths = table[0].map((_, i) => Math.max(...table.map((r) => [...r[i]].length)));
-  return table.map((r) =>
-    r.map((cell, i) =>
-      i === r.length - 1 ? cell : cell.padEnd(widths[i] + cell.length - [...cell].length)
-    ).join("  ")
-  ).join("\n") + "\n";
+  ]);
+  const out = header(meta, time) + "\n" + table;
+  if (unmatched.length === 0) return out;
+  return out + "\nLogged user@host that no account of its server takes:\n" + columns([
+    ["SERVER", "LOGGED AS", "LOGINS", "LAST LOGIN", "FAILED", "LAST FAILED", "REASON"],
+    ...unmatched.map((u) => [
+      u.server_id,
+      `${u.name}@${u.host}`,
+      String(u.logins),
+      u.last_login ?? "-",
+      String(u.failed_attempts),
+      u.last_failed ?? "-",
+      u.reason,
+    ]),
+  ]);
 }

@@ -1,14 +1,17 @@
 /**
  * The fleet report's side of the central store: every server that pushed
- * (its cluster, what its data covers, when it pushed), and per server the
- * same {@link Observations} a local report reads from SQLite, with the
- * accounts it defines. Reads only, each node synced first
+ * (its cluster, when it pushed, its accounts, its own login, whether it
+ * resolves names), and per server the same {@link Observations} a local
+ * report reads from SQLite: activity, proxy logins, since when it watches,
+ * its losses and its last run. Reads only, each node synced first
  * (`wsrep_sync_wait`), so a report right after a push sees it.
  *
  * @module
  */
 
 import type { Account } from "../format/account.ts";
+import type { SelfLogin } from "../report/build.ts";
+import type { NameResolution } from "../report/candidates.ts";
 import type { Observation, Observations } from "../store/report_reads.ts";
 import type { CentralConfig } from "./config.ts";
 import { connect, type Deadline, type Link, query, type Row, type Timeouts } from "./connect.ts";
@@ -19,22 +22,24 @@ export interface ServerInfo {
   serverId: string;
   /** Its Galera cluster, `""` for a server on its own. */
   cluster: string;
-  /** When its database began watching (its earliest event read). */
-  watchedSinceMs?: number;
-  /** When the latest run its data comes from started (it read what the logs held then). */
-  dataUntilMs?: number;
   pushedMs: number;
-  /** Audit data it lost to rotation: written between these instants (`fromMs` unknown if absent). */
-  losses: { fromMs?: number; toMs: number }[];
   /** The accounts it defines, when it pushed them, and when they were read. */
   defined?: Account[];
   accountsReadMs?: number;
+  /** Whether it resolves client names, as it said (`unknown` when it was not asked). */
+  nameResolution: NameResolution;
+  /** The login its pushes make to it: the audit log records it like any other. */
+  self?: SelfLogin;
 }
 
 /** What the central store holds. */
 export interface FleetData {
   servers: ServerInfo[];
-  /** Keyed by server id. */
+  /**
+   * Keyed by server id: what a local report reads from that server's
+   * database (its watch start as its one `watched` entry, its losses, its
+   * last run).
+   */
   observations: Map<string, Observations>;
 }
 
@@ -48,8 +53,12 @@ async function all(link: Link, sql: string, deadline: Deadline): Promise<Row[]> 
 
 function observationsOf(map: Map<string, Observations>, serverId: string): Observations {
   let found = map.get(serverId);
-  if (!found) map.set(serverId, found = { accounts: [], proxies: [] });
+  if (!found) map.set(serverId, found = { accounts: [], proxies: [], watched: [], losses: [] });
   return found;
+}
+
+function account(user: unknown, host: unknown): Account | undefined {
+  return user === null || host === null ? undefined : { user: String(user), host: String(host) };
 }
 
 /**
@@ -73,21 +82,33 @@ export async function readFleet(config: CentralConfig, timeouts: Timeouts): Prom
     await checkCentral(link, deadline);
     await all(link, "START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY", deadline);
     const servers = new Map<string, ServerInfo>();
+    const observations = new Map<string, Observations>();
     for (const r of await all(link, "SELECT * FROM servers ORDER BY server_id", deadline)) {
+      const mode = String(r.name_resolution);
       const info: ServerInfo = {
         serverId: String(r.server_id),
         cluster: String(r.cluster),
         pushedMs: Number(r.pushed_ms),
-        losses: [],
+        nameResolution: mode === "on" || mode === "off" ? mode : "unknown",
       };
-      const watched = optional(r.watched_since_ms), until = optional(r.data_until_ms);
       const read = optional(r.accounts_read_ms);
-      if (watched !== undefined) info.watchedSinceMs = watched;
-      if (until !== undefined) info.dataUntilMs = until;
       if (read !== undefined && r.accounts_hash !== null) {
         [info.accountsReadMs, info.defined] = [read, []];
       }
+      const self = account(r.self_user, r.self_host),
+        client = account(r.client_user, r.client_host);
+      if (self && client) info.self = { account: self, client };
       servers.set(info.serverId, info);
+      const observed = observationsOf(observations, info.serverId);
+      const watched = optional(r.watched_since_ms), until = optional(r.data_until_ms);
+      if (watched !== undefined) {
+        observed.watched.push({
+          serverHost: info.serverId,
+          firstEvent: watched,
+          firstRun: watched,
+        });
+      }
+      if (until !== undefined) observed.lastRun = until;
     }
     for (const r of await all(link, "SELECT * FROM defined_accounts", deadline)) {
       servers.get(String(r.server_id))?.defined?.push({
@@ -96,12 +117,14 @@ export async function readFleet(config: CentralConfig, timeouts: Timeouts): Prom
       });
     }
     for (const r of await all(link, "SELECT * FROM losses", deadline)) {
-      const loss: { fromMs?: number; toMs: number } = { toMs: Number(r.to_ms) };
       const from = optional(r.from_ms);
-      if (from !== undefined) loss.fromMs = from;
-      servers.get(String(r.server_id))?.losses.push(loss);
+      observationsOf(observations, String(r.server_id)).losses.push({
+        path: String(r.path),
+        unreadBytes: Number(r.unread_bytes),
+        ...from === undefined ? {} : { from },
+        to: Number(r.to_ms),
+      });
     }
-    const observations = new Map<string, Observations>();
     for (const r of await all(link, "SELECT * FROM activity", deadline)) {
       const o: Observation = {
         user: String(r.name),

@@ -6,23 +6,23 @@
  */
 
 import { ConfigError, configPath, loadConfig } from "../config.ts";
-import { createLogger } from "../log.ts";
 import { filterRows, SORT_KEYS, type SortKey, sortRows } from "../report/build.ts";
 import type { ReportOptions } from "../report/command.ts";
 import { parseDuration } from "../report/duration.ts";
-import { type Format, FORMATS } from "../report/format.ts";
 import { compileLayout } from "../time/layout.ts";
 import { formatInstant } from "../time/zone.ts";
 import { UsageError } from "../usage.ts";
 import { TIMEOUTS } from "./connect.ts";
 import { buildFleet, type FleetRow } from "./fleet.ts";
-import { formatFleet } from "./fleet_format.ts";
+import { FLEET_FORMATS, type FleetFormat, formatFleet } from "./fleet_format.ts";
 import { readFleet } from "./fleet_reads.ts";
 
 function checkOptions(options: ReportOptions) {
   const format = options.format ?? (Deno.stdout.isTerminal() ? "table" : "json");
-  if (!(FORMATS as readonly string[]).includes(format)) {
-    throw new UsageError(`Invalid --format "${format}": expected ${FORMATS.join(", ")}`);
+  if (!(FLEET_FORMATS as readonly string[]).includes(format)) {
+    throw new UsageError(
+      `Invalid --format "${format}" with --central: expected ${FLEET_FORMATS.join(", ")}`,
+    );
   }
   if (!(SORT_KEYS as readonly string[]).includes(options.sort)) {
     throw new UsageError(`Invalid --sort "${options.sort}": expected ${SORT_KEYS.join(", ")}`);
@@ -39,10 +39,10 @@ function checkOptions(options: ReportOptions) {
       `Invalid --now "${options.now}": expected ISO 8601, e.g. 2026-11-25T12:00:00+01:00`,
     );
   }
-  const unusedForMs = options.unusedFor === undefined
+  const period = options.unusedFor === undefined
     ? undefined
-    : parseDuration(options.unusedFor);
-  return { format: format as Format, sort: options.sort as SortKey, now, unusedForMs };
+    : { text: options.unusedFor, ms: parseDuration(options.unusedFor) };
+  return { format: format as FleetFormat, sort: options.sort as SortKey, now, period };
 }
 
 /**
@@ -57,7 +57,7 @@ function checkOptions(options: ReportOptions) {
  * `[central]` section, {CentralError} when the central store cannot be read.
  */
 export async function fleetReport(options: ReportOptions): Promise<void> {
-  const { format, sort, now, unusedForMs } = checkOptions(options);
+  const { format, sort, now, period } = checkOptions(options);
   const config = await loadConfig(configPath(options.config, Deno.env.toObject()));
   if (!config.central) {
     throw new ConfigError(config.file, "No [central] section to report from (--central)");
@@ -65,19 +65,18 @@ export async function fleetReport(options: ReportOptions): Promise<void> {
   const data = await readFleet(config.central, TIMEOUTS);
   const iso = compileLayout("2006-01-02T15:04:05-07:00");
   const time = (ms: number) => formatInstant(iso, config.timeLocation, ms);
-  const fleet = buildFleet(data, { unusedForMs, now, time });
-  const log = createLogger(config.logLevel);
-  for (const o of fleet.unmatched) {
-    log.log("INFO", "logged user matches no defined account", {
-      server_id: o.serverId,
-      user: o.user,
-      host: o.host,
-      logins: o.logins,
-      failed_attempts: o.failed,
-    });
-  }
-  const kept = filterRows(fleet.rows, { unusedForMs, failed: options.failed, now }) as FleetRow[];
-  const sorted = (sortRows(kept, sort) as FleetRow[])
+  const fleet = buildFleet(data, { periodMs: period?.ms, now, time });
+  const kept = filterRows(fleet.rows, { periodMs: period?.ms, failed: options.failed, now });
+  const rows = (sortRows(kept, sort) as FleetRow[])
     .sort((a, b) => (a.cluster < b.cluster ? -1 : a.cluster > b.cluster ? 1 : 0));
-  await Deno.stdout.write(new TextEncoder().encode(formatFleet(sorted, format, time)));
+  const lastRuns = new Map(
+    data.servers.map((s) => [s.serverId, data.observations.get(s.serverId)?.lastRun]),
+  );
+  const text = formatFleet(
+    { ...fleet, rows },
+    { now, period, servers: data.servers, lastRuns },
+    format,
+    time,
+  );
+  await Deno.stdout.write(new TextEncoder().encode(text));
 }

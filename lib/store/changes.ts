@@ -48,7 +48,7 @@ export interface ChangeSet {
   activity: ChangedActivity[];
   proxies: ProxyActivity[];
   losses: ChangedLoss[];
-  /** When this database began watching: its earliest event read, or its first run if earlier. */
+  /** Since when this database has watched every server host it read (its `watch` table). */
   watchedSinceMs?: number;
   /** When its latest run started: what the logs held then has been read. */
   dataUntilMs?: number;
@@ -178,11 +178,11 @@ export function readChangeSet(store: Store, sinceSeq: number | undefined): Chang
         logins: Number(r.logins),
         lastLogin: Number(r.last_login_ms),
       }));
-      // Watched since the earliest event read (or the first run, if earlier).
+      // Watched since every server host's earliest event read (the latest of them, as
+      // the local report takes it); read until the latest run's start.
       const runs = db.prepare(
-        `SELECT min(started_ms, coalesce((SELECT min(min(coalesce(first_login_ms, last_failed_ms),
-           coalesce(last_failed_ms, first_login_ms))) FROM activity), started_ms)) AS since,
-         until FROM (SELECT min(started_ms) AS started_ms, max(started_ms) AS until FROM runs)`,
+        `SELECT (SELECT MAX(first_event_ms) FROM watch) AS since,
+           (SELECT MAX(started_ms) FROM runs) AS until`,
       ).get() as { since: number | null; until: number | null };
       const losses = (db.prepare(
         `SELECT detected_ms, path, fingerprint, unread_bytes, from_ms, to_ms FROM losses
@@ -193,7 +193,7 @@ export function readChangeSet(store: Store, sinceSeq: number | undefined): Chang
           path: String(r.path),
           fingerprint: String(r.fingerprint),
           unreadBytes: Number(r.unread_bytes),
-          toMs: Number(r.to_ms),
+          toMs: Number(r.to_ms ?? r.detected_ms),
         };
         if (r.from_ms != null) l.fromMs = Number(r.from_ms);
         return l;

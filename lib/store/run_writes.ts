@@ -229,6 +229,30 @@ function replaceNotices(db: DatabaseSync, notices: Notice[]): void {
   for (const n of notices) insert.run(n.kind, n.firstMs, n.saidMs);
 }
 
+/**
+ * Moves each server host's watch start back to the earliest event instant this
+ * run read for it (logins, failed attempts, change-users still pending).
+ */
+function writeWatch(db: DatabaseSync, outcome: RunOutcome): void {
+  const earliest = new Map<string, number>();
+  const seen = (serverHost: string, at: number | undefined) => {
+    if (at === undefined) return;
+    const before = earliest.get(serverHost);
+    if (before === undefined || at < before) earliest.set(serverHost, at);
+  };
+  for (const a of outcome.accounts) {
+    seen(a.serverHost, a.firstLogin);
+    seen(a.serverHost, a.lastFailed);
+  }
+  for (const p of outcome.pending) seen(p.serverHost, p.at);
+  const upsert = db.prepare(
+    `INSERT INTO watch (server_host, first_event_ms, first_run_ms) VALUES (?, ?, ?)
+     ON CONFLICT (server_host) DO UPDATE SET
+       first_event_ms = min(first_event_ms, excluded.first_event_ms)`,
+  );
+  for (const [host, at] of earliest) upsert.run(host, at, outcome.metrics.startedMs);
+}
+
 function writeMetrics(db: DatabaseSync, m: RunMetrics): void {
   db.prepare(
     `INSERT INTO runs (started_ms, finished_ms, files_read, bytes_read, logins, failed_attempts,
@@ -251,7 +275,8 @@ function writeMetrics(db: DatabaseSync, m: RunMetrics): void {
 /**
  * Writes a run's outcome inside its transaction: `Accounts.last_seen` keeps
  * the later instant, activity counts add up, the watermark row moves forward
- * only, and the run's metrics become a `runs` row.
+ * only, each server host's watch start moves back to the earliest event read,
+ * and the run's metrics become a `runs` row.
  *
  * @example
  * ```ts
@@ -287,6 +312,7 @@ export function writeRun(store: Store, outcome: RunOutcome): void {
     replacePending(db, outcome.pending);
     writeCheckpoints(db, outcome.checkpoints, nowMs);
     writeLosses(db, outcome.losses, nowMs, seq);
+    writeWatch(db, outcome);
     if (outcome.watermarkMs !== undefined) {
       const { user, host } = WATERMARK_ACCOUNT;
       setLastSeen(user, host, outcome.watermarkMs, false);

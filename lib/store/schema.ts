@@ -1,7 +1,8 @@
 /**
  * The schema: the old tool's `Accounts` table with its watermark row, and
  * beside it each account's true activity, the per-file checkpoints, pending
- * change-users, data losses and run metrics; migrations, and the one write
+ * change-users, data losses, run metrics and since when each server host is
+ * watched; migrations, and the one write
  * transaction a run holds from its first read to its commit.
  *
  * @module
@@ -48,7 +49,17 @@ const MIGRATIONS = [
    UPDATE checkpoints SET state = 'open' WHERE size > offset;
    CREATE TABLE notices (
      kind TEXT PRIMARY KEY, first_ms INTEGER NOT NULL, said_ms INTEGER NOT NULL);`,
-  // 3: what a push to a central store sends: a change sequence on the rows it sends, and this
+  // 3: since when each server host has been watched: the earliest event instant read (a
+  // database of schema 1 starts from its activity; the old tool's Accounts rows are no window).
+  `CREATE TABLE watch (
+     server_host TEXT PRIMARY KEY, first_event_ms INTEGER NOT NULL,
+     first_run_ms INTEGER NOT NULL) WITHOUT ROWID;
+   INSERT INTO watch (server_host, first_event_ms, first_run_ms)
+     SELECT server_host, MIN(coalesce(min(first_login_ms, last_failed_ms), first_login_ms,
+       last_failed_ms)), (SELECT coalesce(MIN(started_ms), 0) FROM runs)
+     FROM activity WHERE server_host IS NOT NULL GROUP BY server_host
+     HAVING MIN(coalesce(first_login_ms, last_failed_ms)) IS NOT NULL;`,
+  // 4: what a push to a central store sends: a change sequence on the rows it sends, and this
   // database's incarnation (a new one for a new database) with what the central acknowledged.
   `ALTER TABLE activity ADD COLUMN change_seq INTEGER NOT NULL DEFAULT 1;
    ALTER TABLE proxy_logins ADD COLUMN change_seq INTEGER NOT NULL DEFAULT 1;

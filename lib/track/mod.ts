@@ -15,6 +15,7 @@
  * - `notices.ts`: saying, once a day while it lasts, that no file is an audit log;
  * - `watermark.ts`: the old tool's watermark row;
  * - `failures.ts`: files that could not be read;
+ * - `zone_warning.ts`: saying so when `TimeLocation` does not fit the live file;
  * - `metrics.ts`: the run's one metrics record, for every consumer.
  *
  * A new consumer of a run's figures (`--json`, a metrics file) takes
@@ -34,3 +35,4 @@ export * from "./parallel.ts";
 export * from "./run.ts";
 export * from "./schedule.ts";
 export * from "./watermark.ts";
+export * from "./zone_warning.ts";

@@ -39,6 +39,7 @@ import {
 } from "./schedule.ts";
 import { NO_AUDIT_LOG, type Notice, noticeNoAuditLog } from "./notices.ts";
 import { nextWatermark } from "./watermark.ts";
+import { warnOnWrongZone } from "./zone_warning.ts";
 
 /** What a run did. */
 export interface RunSummary {
@@ -263,6 +264,7 @@ export async function runTracking(options: RunOptions): Promise<RunSummary> {
     });
     if (dryRun) rollbackRun(store);
     else commitRun(store);
+    await warnOnWrongZone({ reads, config, log });
     log.log("INFO", "run finished", metricsAttrs(metrics));
     return { metrics, losses, errors: failures.errors };
   } catch (e) {
