@@ -99,7 +99,10 @@ Deno.test("CLI: push without [central] is a usage error; before any run it sends
     const early = await runCli(["push", "--config", config]);
     assertEquals(early.code, 7, early.stderr);
     assertEquals(early.stderr.trim().split("\n").length, 1);
-    assert(/level=WARN msg="push failed".*run conntracker first/.test(early.stderr), early.stderr);
+    assert(
+      /level=WARN msg="push failed".*No run has completed yet/.test(early.stderr),
+      early.stderr,
+    );
     await assertRejects(() => Deno.stat(join(dir, "a.sqlite")), Deno.errors.NotFound);
   });
 });

@@ -345,6 +345,8 @@ async function pushWith(
   const central = config.central!;
   const { deadline } = session;
   const client = { client: config.mariadbClient, defaultsFile: config.mariadbDefaultsFile };
+  const store = opened.store = openForPush(config, deadline);
+  const local = readPushState(store);
   // One login to the local server (5 s at most: it may be as frozen as any).
   let server: LocalServer | undefined;
   let accountsReadMs: number | undefined;
@@ -360,8 +362,6 @@ async function pushWith(
   }
   if (central.cluster === undefined && server) summary.cluster = server.cluster;
   const defined: Account[] | undefined = server?.accounts;
-  const store = opened.store = openForPush(config, deadline);
-  const local = readPushState(store);
   const before = await session.attempt((link) =>
     acknowledged(link, summary.serverId, deadline, false)
   );
