@@ -97,7 +97,7 @@ export async function readFleet(config: CentralConfig, timeouts: Timeouts): Prom
       }
       const self = account(r.self_user, r.self_host),
         client = account(r.client_user, r.client_host);
-      if (self && client) info.self = { account: self, client };
+      if (self && client) info.self = { account: self, client, who: "the push" };
       servers.set(info.serverId, info);
       const observed = observationsOf(observations, info.serverId);
       const watched = optional(r.watched_since_ms), until = optional(r.data_until_ms);

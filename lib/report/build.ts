@@ -60,6 +60,8 @@ export interface SelfLogin {
   account: Account;
   /** `USER()`: the user it sent and the host the server saw (as the log writes them). */
   client: Account;
+  /** Who logged in so, in the reasons (default: "the report itself"; a push says "the push"). */
+  who?: string;
 }
 
 /** Everything {@link buildReport} judges. */
@@ -187,7 +189,9 @@ export function buildReport(input: ReportInput): Report {
         addDoubt(rowOf(only)!, {
           logins: o.logins,
           lastLogin: o.lastLogin,
-          why: `from ${o.user}@${o.host}, as the report itself logs in: they may be its own`,
+          why: `from ${o.user}@${o.host}, as ${
+            self.who ?? "the report itself"
+          } logs in: they may be its own`,
         });
       } else {
         for (const a of choice.accounts) {
@@ -238,7 +242,9 @@ export function buildReport(input: ReportInput): Report {
     addDoubt(selfRow, {
       logins: 0,
       lastLogin: input.now,
-      why: "the report itself logged in as this account (CURRENT_USER()) to list the accounts",
+      why: `${
+        self.who ?? "the report itself"
+      } logged in as this account (CURRENT_USER()) to list the accounts`,
     });
   }
   const watchedSince = watchStart(input.watched);
