@@ -11,6 +11,7 @@
 import { join } from "node:path";
 import { accountKey } from "../lib/format/account.ts";
 import type { Central, CentralNode, DatabaseUser } from "./galera.ts";
+import { runCli } from "./helpers.ts";
 
 /** What a server's log holds for one `user@host`. Times are epoch milliseconds. */
 export interface Tally {
@@ -280,4 +281,31 @@ export async function copyDatabase(from: string, to: string): Promise<void> {
 export async function restoreDatabase(copy: string, to: string): Promise<void> {
   for (const suffix of ["-wal", "-shm"]) await Deno.remove(to + suffix).catch(() => {});
   await copyDatabase(copy, to);
+}
+
+/** What `report --central --format json` printed: its accounts and unmatched logins. */
+export interface FleetJson {
+  accounts: Record<string, unknown>[];
+  unmatched: Record<string, unknown>[];
+}
+
+/**
+ * Runs `conntracker report --central --format json` as a reader would, with
+ * `--unused-for` and `--now` when given; fails unless it exits 0.
+ *
+ * @example
+ * ```ts
+ * const { accounts } = await fleetJson("/tmp/x/reader.ini", { unusedFor: "30d" });
+ * ```
+ */
+export async function fleetJson(
+  config: string,
+  options: { unusedFor?: string; now?: number } = {},
+): Promise<FleetJson> {
+  const args = ["report", "--central", "--config", config, "--format", "json"];
+  if (options.unusedFor) args.push("--unused-for", options.unusedFor);
+  if (options.now !== undefined) args.push("--now", new Date(options.now).toISOString());
+  const out = await runCli(args);
+  if (out.code !== 0) throw new Error(`report --central exited ${out.code}: ${out.stderr}`);
+  return JSON.parse(out.stdout);
 }

@@ -18,12 +18,13 @@ import {
   copyDatabase,
   createServer,
   expectedActivity,
+  fleetJson,
   generate,
   restoreDatabase,
   writeServerConfig,
 } from "./fleet.ts";
 import { startCentral } from "./galera.ts";
-import { prng, runCli } from "./helpers.ts";
+import { prng } from "./helpers.ts";
 import { HAVE_MARIADB } from "./mariadb.ts";
 
 const CI = Boolean(Deno.env.get("CI"));
@@ -127,8 +128,7 @@ Deno.test({
       await t.step("report --central as a reader: one group, rows per logged account", async () => {
         const config = join(root, "reader.ini");
         await writeServerConfig({ ...a, config }, centralKeys(reader, [node], "reader"));
-        const out = await runCli(["report", "--central", "--config", config, "--format", "json"]);
-        assertEquals(out.code, 0, out.stderr);
+        const { accounts } = await fleetJson(config);
         const expected = new Map<string, [number, number]>();
         for (const s of servers) {
           for (const t of s.ledger.values()) {
@@ -136,7 +136,6 @@ Deno.test({
             expected.set(`${t.user}@${t.host}`, [logins + t.logins, failed + t.failed]);
           }
         }
-        const { accounts } = JSON.parse(out.stdout);
         assertEquals(accounts.length, expected.size);
         for (const r of accounts) {
           assertEquals([r.cluster, r.logins, r.failed_attempts], [
@@ -168,22 +167,10 @@ Deno.test({
         await append(l, [{ user: "new-l", host: "h", ok: true, at: now - DAY }]);
         assertEquals(await main(["--config", l.config]), 3, "the run reports the loss");
         const config = join(root, "reader.ini");
-        const out = await runCli([
-          "report",
-          "--central",
-          "--config",
-          config,
-          "--format",
-          "json",
-          "--unused-for",
-          "30d",
-        ]);
-        const rows = JSON.parse(out.stdout).accounts
-          .filter((r: { name: string }) => r.name.endsWith("-l"));
-        assertEquals(rows.map((r: { name: string; status: string }) => [r.name, r.status]), [
-          ["old-l", "unknown"],
-        ]);
-        assert(/^l: audit data lost/.test(rows[0].reason), rows[0].reason);
+        const { accounts } = await fleetJson(config, { unusedFor: "30d" });
+        const rows = accounts.filter((r) => String(r.name).endsWith("-l"));
+        assertEquals(rows.map((r) => [r.name, r.status]), [["old-l", "unknown"]]);
+        assert(/^l: audit data lost/.test(String(rows[0].reason)), String(rows[0].reason));
       });
     } finally {
       await Deno.remove(root, { recursive: true });

@@ -12,6 +12,7 @@
 import type { Account } from "../format/account.ts";
 import type { SelfLogin } from "../report/build.ts";
 import type { NameResolution } from "../report/candidates.ts";
+import { proxyOfRow } from "../store/changes.ts";
 import type { Observation, Observations } from "../store/report_reads.ts";
 import type { CentralConfig } from "./config.ts";
 import { connect, type Deadline, type Link, query, type Row, type Timeouts } from "./connect.ts";
@@ -138,14 +139,7 @@ export async function readFleet(config: CentralConfig, timeouts: Timeouts): Prom
       observationsOf(observations, String(r.server_id)).accounts.push(o);
     }
     for (const r of await all(link, "SELECT * FROM proxy_logins", deadline)) {
-      observationsOf(observations, String(r.server_id)).proxies.push({
-        user: String(r.name),
-        host: String(r.host),
-        proxiedUser: String(r.proxied_user),
-        proxiedHost: String(r.proxied_host),
-        logins: Number(r.logins),
-        lastLogin: Number(r.last_login_ms),
-      });
+      observationsOf(observations, String(r.server_id)).proxies.push(proxyOfRow(r));
     }
     await all(link, "COMMIT", deadline);
     return { servers: [...servers.values()], observations };

@@ -110,6 +110,29 @@ export function readPushState(store: Store): PushState {
   return guard(store.path, () => readState(store.db));
 }
 
+/**
+ * A proxy login from a `proxy_logins` row, as SQLite or the central store
+ * gives it (the same column names).
+ *
+ * @example
+ * ```ts
+ * proxyOfRow({
+ *   name: "plug", host: "localhost", proxied_user: "dest", proxied_host: "%", logins: 2,
+ *   last_login_ms: 5,
+ * }).proxiedUser; // "dest"
+ * ```
+ */
+export function proxyOfRow(r: Record<string, unknown>): ProxyActivity {
+  return {
+    user: String(r.name),
+    host: String(r.host),
+    proxiedUser: String(r.proxied_user),
+    proxiedHost: String(r.proxied_host),
+    logins: Number(r.logins),
+    lastLogin: Number(r.last_login_ms),
+  };
+}
+
 function activityRow(r: Record<string, unknown>): ChangedActivity {
   const a: ChangedActivity = {
     user: String(r.name),
@@ -170,14 +193,7 @@ export function readChangeSet(store: Store, sinceSeq: number | undefined): Chang
       const proxies = (db.prepare(
         `SELECT name, host, proxied_user, proxied_host, logins, last_login_ms FROM proxy_logins
          WHERE change_seq > ? AND change_seq <= ?`,
-      ).all(since, state.changeSeq) as Record<string, unknown>[]).map((r) => ({
-        user: String(r.name),
-        host: String(r.host),
-        proxiedUser: String(r.proxied_user),
-        proxiedHost: String(r.proxied_host),
-        logins: Number(r.logins),
-        lastLogin: Number(r.last_login_ms),
-      }));
+      ).all(since, state.changeSeq) as Record<string, unknown>[]).map(proxyOfRow);
       // Watched since every server host's earliest event read (the latest of them, as
       // the local report takes it); read until the latest run's start.
       const runs = db.prepare(
