@@ -547,7 +547,8 @@ Deno.test("check: the last run's outcome and losses come from the runs and losse
     await new Deno.Command("sqlite3", {
       args: [
         config.sqlitePath,
-        "INSERT INTO losses SELECT finished_ms, '/x/server_audit.log.9', 'fp', 512, NULL, 0 FROM runs;" +
+        "INSERT INTO losses (detected_ms, path, fingerprint, unread_bytes, from_ms, to_ms) " +
+        "SELECT finished_ms, '/x/server_audit.log.9', 'fp', 512, NULL, 0 FROM runs;" +
         "UPDATE runs SET losses = 1;",
       ],
     }).output();

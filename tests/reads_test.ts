@@ -203,10 +203,17 @@ Deno.test("migration 4: runs of a no-audit-log notice still holding found no aud
     assertEquals(await runAt(good, T0), 0);
     const typo = await writeConfig(dir, { ...keys, AuditLogFile: "server_adit.log" });
     assertEquals(await runAt(typo, T0 + 120 * MINUTE), 0);
-    // The database as schema 3 left it: no per-run audit files (the notice is what it kept).
+    // The database as schema 3 left it: no per-run audit files (the notice is what it kept),
+    // nor what migration 5 adds for the push.
     const db = join(dir, "audit.sqlite");
     const d = new DatabaseSync(db);
-    d.exec(`ALTER TABLE runs DROP COLUMN audit_files;
+    d.exec(`DROP INDEX activity_by_change;
+      DROP INDEX proxy_logins_by_change;
+      ALTER TABLE activity DROP COLUMN change_seq;
+      ALTER TABLE proxy_logins DROP COLUMN change_seq;
+      ALTER TABLE losses DROP COLUMN change_seq;
+      DROP TABLE push_state;
+      ALTER TABLE runs DROP COLUMN audit_files;
       ALTER TABLE runs DROP COLUMN change_users_dropped;
       ALTER TABLE runs DROP COLUMN bad_timestamps;
       PRAGMA user_version = 3;`);

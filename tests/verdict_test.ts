@@ -1,7 +1,7 @@
 import { deepStrictEqual as assertEquals, ok as assert } from "node:assert";
 import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
-import { readHistory } from "../lib/report/reads.ts";
+import { readHistory } from "../lib/store/read_history.ts";
 import { STALE_MS, verdict, type VerdictContext } from "../lib/report/verdict.ts";
 import type { RunRecord } from "../lib/store/report_reads.ts";
 import { runCli, withTempDir, writeConfig } from "./helpers.ts";

@@ -12,7 +12,7 @@ import type { LostRange, Observation, RunRecord, Watched } from "../store/report
 import type { ProxyActivity } from "../track/aggregate.ts";
 import { indexAccounts } from "./accounts.ts";
 import { candidateAccounts, type Choice, type Resolution } from "./candidates.ts";
-import { readHistory, sumUnattributed, type UnattributedSum } from "./reads.ts";
+import { readHistory, sumUnattributed, type UnattributedSum } from "../store/read_history.ts";
 import { type Doubt, type Status, verdict } from "./verdict.ts";
 
 /** One account in a report. Times are epoch milliseconds. */
@@ -65,6 +65,8 @@ export interface SelfLogin {
   account: Account;
   /** `USER()`: the user it sent and the host the server saw (as the log writes them). */
   client: Account;
+  /** Who logged in so, in the reasons (default: "the report itself"; a push says "the push"). */
+  who?: string;
 }
 
 /** Everything {@link buildReport} judges. */
@@ -193,7 +195,9 @@ export function buildReport(input: ReportInput): Report {
         addDoubt(rowOf(only)!, {
           logins: o.logins,
           lastLogin: o.lastLogin,
-          why: `from ${o.user}@${o.host}, as the report itself logs in: they may be its own`,
+          why: `from ${o.user}@${o.host}, as ${
+            self.who ?? "the report itself"
+          } logs in: they may be its own`,
         });
       } else {
         for (const a of choice.accounts) {
@@ -252,7 +256,9 @@ export function buildReport(input: ReportInput): Report {
     // No time and no count: it is in any period, and it does not add to the logins read.
     addDoubt(selfRow, {
       logins: 0,
-      why: "the report itself logged in as this account (CURRENT_USER()) to list the accounts",
+      why: `${
+        self.who ?? "the report itself"
+      } logged in as this account (CURRENT_USER()) to list the accounts`,
     });
   }
   const watchedSince = watchStart(input.watched);

@@ -45,13 +45,26 @@ export const FIELDS = [
   "watched_since",
 ] as const;
 
-type Time = (ms: number) => string;
+/** Formats an instant (epoch milliseconds) for the output. */
+export type Time = (ms: number) => string;
 
 function optional(ms: number | undefined, time: Time): string | null {
   return ms === undefined ? null : time(ms);
 }
 
-function accountRecord(row: ReportRow, watchedSince: string | null, time: Time) {
+/**
+ * One account as JSON and CSV print it (the fleet report adds its own fields).
+ *
+ * @example
+ * ```ts
+ * const row = {
+ *   name: "app", host: "%", status: "never-seen" as const, reason: "no login since 0",
+ *   logins: 0, uncertainLogins: 0, failedAttempts: 0, clientHosts: [], doubts: [],
+ * };
+ * accountRecord(row, null, String).last_seen; // null
+ * ```
+ */
+export function accountRecord(row: ReportRow, watchedSince: string | null, time: Time) {
   return {
     name: row.name,
     host: row.host,
@@ -68,7 +81,16 @@ function accountRecord(row: ReportRow, watchedSince: string | null, time: Time) 
   };
 }
 
-function unmatchedRecord(u: Unmatched, time: Time) {
+/**
+ * One unmatched logged `user@host` as JSON prints it.
+ *
+ * @example
+ * ```ts
+ * unmatchedRecord({ user: "x", host: "h", logins: 0, failed: 2, why: "no account" }, String).name;
+ * // "x"
+ * ```
+ */
+export function unmatchedRecord(u: Unmatched, time: Time) {
   return {
     name: u.user,
     host: u.host,
@@ -80,12 +102,27 @@ function unmatchedRecord(u: Unmatched, time: Time) {
   };
 }
 
-function csvField(value: string): string {
+/**
+ * A CSV field, quoted when it must be.
+ *
+ * @example
+ * ```ts
+ * csvField('a,"b"'); // '"a,""b"""'
+ * ```
+ */
+export function csvField(value: string): string {
   return /[",\r\n]/.test(value) ? `"${value.replaceAll('"', '""')}"` : value;
 }
 
-/** Aligned columns, two spaces apart; the last column is not padded. */
-function columns(table: string[][]): string {
+/**
+ * Aligned columns, two spaces apart; the last column is not padded.
+ *
+ * @example
+ * ```ts
+ * columns([["A", "B"], ["long", "x"]]); // "A     B\nlong  x\n"
+ * ```
+ */
+export function columns(table: string[][]): string {
   const width = (s: string) => [...s].length;
   const widths = table[0].map((_, i) => Math.max(...table.map((r) => width(r[i]))));
   return table.map((r) =>

@@ -20,7 +20,12 @@
  */
 
 import type { LostRange } from "../store/report_reads.ts";
-import { type NotRead, type ReadHistory, sumUnattributed, type UnattributedSum } from "./reads.ts";
+import {
+  type NotRead,
+  type ReadHistory,
+  sumUnattributed,
+  type UnattributedSum,
+} from "../store/read_history.ts";
 
 /** The statuses, in the order a DBA reads them. */
 export const STATUSES = ["used", "unused", "never-seen", "unknown"] as const;

@@ -69,6 +69,25 @@ export interface Observations {
 }
 
 /**
+ * The runs, oldest first (none before a first run): what tells when the audit
+ * log was read successfully.
+ *
+ * @example
+ * ```ts
+ * import { DatabaseSync } from "node:sqlite";
+ * readRunRecords(new DatabaseSync("/var/lib/mysql/audit.sqlite")).at(-1)?.startedMs;
+ * ```
+ */
+export function readRunRecords(db: Store["db"]): RunRecord[] {
+  const tables = new Set(
+    (db.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all() as {
+      name: string;
+    }[]).map((r) => r.name),
+  );
+  return tables.has("runs") ? readRuns(db, tables) : [];
+}
+
+/**
  * The runs, oldest first. A database a run of this version has not upgraded
  * yet lacks the columns of schema 4: the audit files found are then what
  * migration 4 will set, the rest is not recorded.

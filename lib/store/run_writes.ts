@@ -11,6 +11,7 @@ import type { Activity, PendingChangeUser, ProxyActivity } from "../track/aggreg
 import type { Checkpoint, CheckpointState } from "../track/checkpoints.ts";
 import type { Loss } from "../track/losses.ts";
 import type { RunMetrics } from "../track/metrics.ts";
+import { nextChangeSeq } from "./changes.ts";
 import type { Notice } from "../track/notices.ts";
 import { guard, type Store } from "./database.ts";
 import { WATERMARK_ACCOUNT } from "./schema.ts";
@@ -127,12 +128,17 @@ function isWatermark(user: string, host: string): boolean {
   return user === WATERMARK_ACCOUNT.user && host === WATERMARK_ACCOUNT.host;
 }
 
-/** Adds up activity counts, and moves `Accounts.last_seen` to later logins. */
-function writeActivity(db: DatabaseSync, setLastSeen: SetLastSeen, accounts: Activity[]): void {
+/** Adds up activity counts, and moves `Accounts.last_seen` to later logins; rows take `seq`. */
+function writeActivity(
+  db: DatabaseSync,
+  setLastSeen: SetLastSeen,
+  accounts: Activity[],
+  seq: number,
+): void {
   const upsert = db.prepare(
     `INSERT INTO activity (name, host, server_host, logins, first_login_ms, last_login_ms,
-       failed_attempts, last_failed_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-     ON CONFLICT (name, host) DO UPDATE SET
+       failed_attempts, last_failed_ms, change_seq) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+     ON CONFLICT (name, host) DO UPDATE SET change_seq = excluded.change_seq,
        server_host = excluded.server_host,
        logins = logins + excluded.logins,
        first_login_ms = coalesce(min(first_login_ms, excluded.first_login_ms),
@@ -153,6 +159,7 @@ function writeActivity(db: DatabaseSync, setLastSeen: SetLastSeen, accounts: Act
       a.lastLogin ?? null,
       a.failed,
       a.lastFailed ?? null,
+      seq,
     );
     if (a.lastLogin !== undefined && !isWatermark(a.user, a.host)) {
       setLastSeen(a.user, a.host, a.lastLogin, true);
@@ -160,14 +167,15 @@ function writeActivity(db: DatabaseSync, setLastSeen: SetLastSeen, accounts: Act
   }
 }
 
-function writeProxies(db: DatabaseSync, proxies: ProxyActivity[]): void {
+function writeProxies(db: DatabaseSync, proxies: ProxyActivity[], seq: number): void {
   const upsert = db.prepare(
-    `INSERT INTO proxy_logins (name, host, proxied_user, proxied_host, logins, last_login_ms)
-     VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET logins = logins + excluded.logins,
+    `INSERT INTO proxy_logins (name, host, proxied_user, proxied_host, logins, last_login_ms,
+     change_seq) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET
+     change_seq = excluded.change_seq, logins = logins + excluded.logins,
      last_login_ms = max(last_login_ms, excluded.last_login_ms)`,
   );
   for (const p of proxies) {
-    upsert.run(p.user, p.host, p.proxiedUser, p.proxiedHost, p.logins, p.lastLogin);
+    upsert.run(p.user, p.host, p.proxiedUser, p.proxiedHost, p.logins, p.lastLogin, seq);
   }
 }
 
@@ -205,13 +213,13 @@ function writeCheckpoints(db: DatabaseSync, checkpoints: Checkpoint[], nowMs: nu
   db.prepare("DELETE FROM checkpoints WHERE seen_ms < ?").run(nowMs - CHECKPOINT_RETENTION_MS);
 }
 
-function writeLosses(db: DatabaseSync, losses: Loss[], detectedMs: number): void {
+function writeLosses(db: DatabaseSync, losses: Loss[], detectedMs: number, seq: number): void {
   const insert = db.prepare(
-    `INSERT INTO losses (detected_ms, path, fingerprint, unread_bytes, from_ms, to_ms)
-     VALUES (?, ?, ?, ?, ?, ?)`,
+    `INSERT INTO losses (detected_ms, path, fingerprint, unread_bytes, from_ms, to_ms, change_seq)
+     VALUES (?, ?, ?, ?, ?, ?, ?)`,
   );
   for (const l of losses) {
-    insert.run(detectedMs, l.path, l.fingerprint, l.unreadBytes, l.from ?? null, l.to);
+    insert.run(detectedMs, l.path, l.fingerprint, l.unreadBytes, l.from ?? null, l.to, seq);
   }
 }
 
@@ -303,11 +311,14 @@ export function writeRun(store: Store, outcome: RunOutcome): void {
   const nowMs = outcome.metrics.finishedMs;
   guard(path, () => {
     const setLastSeen = lastSeenWriter(db, times);
-    writeActivity(db, setLastSeen, outcome.accounts);
-    writeProxies(db, outcome.proxies);
+    // The rows this run changes carry its change number: what the next push sends.
+    const changed = outcome.accounts.length + outcome.proxies.length + outcome.losses.length > 0;
+    const seq = changed ? nextChangeSeq(db) : 0;
+    writeActivity(db, setLastSeen, outcome.accounts, seq);
+    writeProxies(db, outcome.proxies, seq);
     replacePending(db, outcome.pending);
     writeCheckpoints(db, outcome.checkpoints, nowMs);
-    writeLosses(db, outcome.losses, nowMs);
+    writeLosses(db, outcome.losses, nowMs, seq);
     writeWatch(db, outcome);
     if (outcome.watermarkMs !== undefined) {
       const { user, host } = WATERMARK_ACCOUNT;

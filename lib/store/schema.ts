@@ -75,6 +75,18 @@ const MIGRATIONS = [
    ALTER TABLE runs ADD COLUMN change_users_dropped INTEGER;
    ALTER TABLE runs ADD COLUMN bad_timestamps INTEGER;
    UPDATE runs SET audit_files = ${AUDIT_FILES_BEFORE_4};`,
+  // 5: what a push to a central store sends: a change sequence on the rows it sends, and this
+  // database's incarnation (a new one for a new database) with what the central acknowledged.
+  `ALTER TABLE activity ADD COLUMN change_seq INTEGER NOT NULL DEFAULT 1;
+   ALTER TABLE proxy_logins ADD COLUMN change_seq INTEGER NOT NULL DEFAULT 1;
+   ALTER TABLE losses ADD COLUMN change_seq INTEGER NOT NULL DEFAULT 1;
+   CREATE INDEX activity_by_change ON activity (change_seq);
+   CREATE INDEX proxy_logins_by_change ON proxy_logins (change_seq);
+   CREATE TABLE push_state (
+     id INTEGER PRIMARY KEY CHECK (id = 1), incarnation TEXT NOT NULL,
+     change_seq INTEGER NOT NULL, acked_seq INTEGER, acked_ms INTEGER);
+   INSERT INTO push_state (id, incarnation, change_seq)
+     VALUES (1, lower(hex(randomblob(16))), 1);`,
 ];
 
 /** The schema version this build writes. */

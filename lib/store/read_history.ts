@@ -20,7 +20,7 @@
  * @module
  */
 
-import type { RunRecord } from "../store/report_reads.ts";
+import type { RunRecord } from "./report_reads.ts";
 
 /** Consecutive runs that did not read the audit log successfully. Times are epoch milliseconds. */
 export interface NotRead {
