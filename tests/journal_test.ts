@@ -123,6 +123,24 @@ real("journal: the plugin's entries, read run by run from the cursor, counted on
     assertEquals([third.code, third.stderr], [0, ""]);
     assertEquals(await activity(db), ledger.counts);
     assertEquals(await sqlite3(db, "SELECT sum(malformed) FROM runs"), [["1"]]);
+    // The report counts a journal run as a read of the audit log: no account is unknown.
+    const accounts = join(dir, "accounts.tsv");
+    await Deno.writeTextFile(accounts, "app\tlocalhost\nzed\t%\n");
+    const report = await runCli([
+      "--config",
+      config,
+      "report",
+      "--format",
+      "json",
+      "--accounts",
+      accounts,
+    ]);
+    assertEquals([report.code, report.stderr], [0, ""]);
+    const rows = JSON.parse(report.stdout).accounts as { name: string; status: string }[];
+    assertEquals(rows.map((r) => [r.name, r.status]).sort(), [["app", "used"], [
+      "zed",
+      "never-seen",
+    ]]);
   });
 });
 

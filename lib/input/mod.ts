@@ -11,7 +11,10 @@
  *   {@link SourceError} with the kind of problem (one owner for how a
  *   file-system error is said);
  * - `journal.ts`: the systemd journal's entries of the plugin, through
- *   `journalctl`, as blocks of syslog lines from a cursor on.
+ *   `journalctl`, as blocks of syslog lines from a cursor on;
+ * - `mariadb_client.ts`: asking the running server through its command-line
+ *   client (`check`, `report --accounts-from-server`), and {@link ServerError};
+ * - `user.ts`: the user this process runs as (for permission problems).
  *
  * @module
  */
@@ -20,5 +23,7 @@ export * from "./discover.ts";
 export * from "./file.ts";
 export * from "./head.ts";
 export * from "./journal.ts";
+export * from "./mariadb_client.ts";
 export * from "./source.ts";
 export * from "./tail.ts";
+export * from "./user.ts";
