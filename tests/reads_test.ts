@@ -204,7 +204,7 @@ Deno.test("migration 4: runs of a no-audit-log notice still holding found no aud
     const typo = await writeConfig(dir, { ...keys, AuditLogFile: "server_adit.log" });
     assertEquals(await runAt(typo, T0 + 120 * MINUTE), 0);
     // The database as schema 3 left it: no per-run audit files (the notice is what it kept),
-    // nor what migration 5 adds for the push.
+    // nor what migration 5 adds for the push, nor migration 6's journal cursors.
     const db = join(dir, "audit.sqlite");
     const d = new DatabaseSync(db);
     d.exec(`DROP INDEX activity_by_change;
@@ -213,6 +213,7 @@ Deno.test("migration 4: runs of a no-audit-log notice still holding found no aud
       ALTER TABLE proxy_logins DROP COLUMN change_seq;
       ALTER TABLE losses DROP COLUMN change_seq;
       DROP TABLE push_state;
+      DROP TABLE journal_cursors;
       ALTER TABLE runs DROP COLUMN audit_files;
       ALTER TABLE runs DROP COLUMN change_users_dropped;
       ALTER TABLE runs DROP COLUMN bad_timestamps;
