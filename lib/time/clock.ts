@@ -5,6 +5,8 @@
  * @module
  */
 
+import { decodeBinary } from "../format/record.ts";
+import { toBinary } from "../input/file.ts";
 import { type Layout, parseWall } from "./layout.ts";
 import { wallToInstant, type Zone } from "./zone.ts";
 
@@ -55,4 +57,33 @@ export function clockInstant(clock: LogClock, text: string): number | undefined 
   clock.lastText = text;
   clock.lastInstant = instant;
   return instant;
+}
+
+/**
+ * {@link clockInstant} of a timestamp given as bytes `[start, end)` of
+ * `bytes` (UTF-8): the same timestamp as the last costs a comparison.
+ *
+ * @example
+ * ```ts
+ * import { compileLayout } from "./layout.ts";
+ * import { loadZone } from "./zone.ts";
+ * const clock = createLogClock(compileLayout("20060102 15:04:05"), loadZone("UTC"));
+ * const bytes = new TextEncoder().encode("20261124 23:52:28,vm");
+ * clockInstantOfBytes(clock, bytes, 0, 17); // 1795564348000
+ * ```
+ */
+export function clockInstantOfBytes(
+  clock: LogClock,
+  bytes: Uint8Array,
+  start: number,
+  end: number,
+): number | undefined {
+  const last = clock.lastText;
+  if (end - start === last.length) {
+    let i = start;
+    // Bytes under 0x80 only: other bytes are not their own characters.
+    while (i < end && bytes[i] === last.charCodeAt(i - start) && bytes[i] < 0x80) i++;
+    if (i === end) return clock.lastInstant;
+  }
+  return clockInstant(clock, decodeBinary(toBinary(bytes, start, end)));
 }

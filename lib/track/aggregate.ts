@@ -25,7 +25,9 @@
 
 import { accountKey, parseAccountName } from "../format/account.ts";
 import { isSignIn } from "../format/operations.ts";
-import type { AuditRecord } from "../format/record.ts";
+import { type AuditRecord, decodeBinary, stripPort } from "../format/record.ts";
+import type { LocatedEvent } from "../format/scan.ts";
+import { toBinary } from "../input/file.ts";
 
 /** What one `user@host` did. Times are epoch milliseconds. */
 export interface Activity {
@@ -79,6 +81,19 @@ export interface Tally {
   /** Connection ids with a pending change-user: their lines must be read. */
   watched: Set<string>;
   counts: TallyCounts;
+  /** The accounts of located events by the bytes of their key (see {@link applyEvent}). */
+  interned: Map<number, Interned>;
+  /** The server host of the last located event: its bytes (as a binary string) and text. */
+  server: { bytes: string; text: string };
+}
+
+/** An account by the bytes of `user,host` as a located event has them (the host without a port). */
+interface Interned {
+  /** The bytes, as a binary string. */
+  key: string;
+  activity: Activity;
+  /** Another key with the same hash. */
+  next?: Interned;
 }
 
 /**
@@ -116,6 +131,8 @@ export function createTally(pending: PendingChangeUser[] = []): Tally {
       emptyUser: 0,
       badTimestamp: 0,
     },
+    interned: new Map(),
+    server: { bytes: "", text: "" },
   };
   for (const p of pending) tally.pending.set(pendingKey(p.serverHost, p.connectionId), p);
   refreshWatched(tally);
@@ -139,7 +156,10 @@ function activity(tally: Tally, user: string, host: string, serverHost: string):
 }
 
 function login(tally: Tally, user: string, host: string, serverHost: string, at: number): void {
-  const a = activity(tally, user, host, serverHost);
+  countLogin(tally, activity(tally, user, host, serverHost), at);
+}
+
+function countLogin(tally: Tally, a: Activity, at: number): void {
   a.logins++;
   if (a.firstLogin === undefined || at < a.firstLogin) a.firstLogin = at;
   if (a.lastLogin === undefined || at > a.lastLogin) a.lastLogin = at;
@@ -147,7 +167,10 @@ function login(tally: Tally, user: string, host: string, serverHost: string, at:
 }
 
 function failed(tally: Tally, user: string, host: string, serverHost: string, at: number): void {
-  const a = activity(tally, user, host, serverHost);
+  countFailed(tally, activity(tally, user, host, serverHost), at);
+}
+
+function countFailed(tally: Tally, a: Activity, at: number): void {
   a.failed++;
   if (a.lastFailed === undefined || at > a.lastFailed) a.lastFailed = at;
   tally.counts.failed++;
@@ -264,4 +287,86 @@ export function applyRecord(
   } else {
     failed(tally, user, host, serverHost, at);
   }
+}
+
+/** The text of a field of a located event: blanks around it dropped, decoded as UTF-8. */
+function fieldText(bytes: Uint8Array, start: number, end: number): string {
+  while (start < end && bytes[start] === 32) start++;
+  while (end > start && bytes[end - 1] === 32) end--;
+  return decodeBinary(toBinary(bytes, start, end));
+}
+
+/** Whether the bytes [start, end) are the binary string `text`. */
+function sameBytes(bytes: Uint8Array, start: number, end: number, text: string): boolean {
+  if (end - start !== text.length) return false;
+  for (let i = start; i < end; i++) if (bytes[i] !== text.charCodeAt(i - start)) return false;
+  return true;
+}
+
+/** Whether the bytes [start, end) are blanks only: the field is empty. */
+function isEmptyField(bytes: Uint8Array, start: number, end: number): boolean {
+  for (let i = start; i < end; i++) if (bytes[i] !== 32) return false;
+  return true;
+}
+
+/** The activity of a located event's account, found by its bytes. */
+function internedActivity(tally: Tally, e: LocatedEvent): Activity {
+  const { bytes, keyHash } = e;
+  const from = e.serverEnd + 1;
+  const first = tally.interned.get(keyHash);
+  for (let i = first; i; i = i.next) {
+    if (sameBytes(bytes, from, e.keyEnd, i.key)) return i.activity;
+  }
+  const user = fieldText(bytes, from, e.userEnd);
+  const host = stripPort(fieldText(bytes, e.userEnd + 1, e.hostEnd));
+  const found = activity(tally, user, host, "");
+  tally.interned.set(keyHash, {
+    key: toBinary(bytes, from, e.keyEnd),
+    activity: found,
+    next: first,
+  });
+  return found;
+}
+
+/**
+ * Applies a located sign-in (see `scanBlock`) on a connection with no
+ * pending change-user, as {@link applyRecord} would apply its record, without
+ * making one: its account is found by its bytes. `instantOf` converts the
+ * timestamp's bytes. Returns `false`, having done nothing, for a successful
+ * change-user that does not name its account (it becomes pending: apply its
+ * record instead).
+ *
+ * @example
+ * ```ts
+ * // scanRange() passes it as the scan's `event` (see apply.ts).
+ * ```
+ */
+export function applyEvent(
+  tally: Tally,
+  e: LocatedEvent,
+  instantOf: (bytes: Uint8Array, start: number, end: number) => number | undefined,
+): boolean {
+  const { bytes } = e;
+  const noUser = isEmptyField(bytes, e.serverEnd + 1, e.userEnd);
+  const noHost = isEmptyField(bytes, e.userEnd + 1, e.hostEnd);
+  if (e.operation === "CHANGEUSER" && e.successful && (noUser || noHost)) return false;
+  if (noUser && noHost) {
+    tally.counts.emptyUser++;
+    return true;
+  }
+  const at = instantOf(bytes, e.start, e.timestampEnd);
+  if (at === undefined) {
+    tally.counts.badTimestamp++;
+    return true;
+  }
+  const a = internedActivity(tally, e);
+  const server = tally.server;
+  if (!sameBytes(bytes, e.timestampEnd + 1, e.serverEnd, server.bytes)) {
+    server.bytes = toBinary(bytes, e.timestampEnd + 1, e.serverEnd);
+    server.text = fieldText(bytes, e.timestampEnd + 1, e.serverEnd);
+  }
+  a.serverHost = server.text;
+  if (e.successful && e.operation !== "FAILED_CONNECT") countLogin(tally, a, at);
+  else countFailed(tally, a, at);
+  return true;
 }

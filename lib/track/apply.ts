@@ -13,9 +13,9 @@ import { type AuditRecord, parseRecord } from "../format/record.ts";
 import type { ScanStats } from "../format/scan.ts";
 import { SourceError } from "../input/file.ts";
 import type { Logger } from "../log.ts";
-import { clockInstant, createLogClock, type LogClock } from "../time/clock.ts";
+import { clockInstant, clockInstantOfBytes, createLogClock, type LogClock } from "../time/clock.ts";
 import type { Zone } from "../time/zone.ts";
-import { applyRecord, pendingKey, type Tally } from "./aggregate.ts";
+import { applyEvent, applyRecord, pendingKey, type Tally } from "./aggregate.ts";
 import type { FileRead } from "./checkpoints.ts";
 import type { Range } from "../input/source.ts";
 import { type RangeResult, type RangeTask, scanRange } from "./parallel.ts";
@@ -122,10 +122,13 @@ export async function applyRange(
       { file: range.path, from: range.from },
     );
   }
+  const bytesInstant = (bytes: Uint8Array, start: number, end: number) =>
+    clockInstantOfBytes(clock, bytes, start, end);
   const result = await scanRange(range, {
     format,
     watched: tally.watched,
     visit: apply,
+    event: (e) => applyEvent(tally, e, bytesInstant),
     stats: reading.scan,
     onBlock: advance,
   });

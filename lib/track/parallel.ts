@@ -14,7 +14,7 @@
 import { pendingKey, settlesPending, startsPending } from "./aggregate.ts";
 import type { LineFormat } from "../format/line.ts";
 import type { AuditRecord } from "../format/record.ts";
-import { type BlockScan, scanBlock, type ScanStats } from "../format/scan.ts";
+import { type BlockScan, scanBlock, scanBuffer, type ScanStats } from "../format/scan.ts";
 import { type FileProblem, SourceError } from "../input/file.ts";
 import { type Range, readBlocks, type ReadResult } from "../input/source.ts";
 
@@ -68,12 +68,12 @@ export interface ScanRangeOptions extends Omit<BlockScan, "timestampCommas"> {
  * @throws {SourceError} when the file cannot be opened or read.
  */
 export function scanRange(range: Range, options: ScanRangeOptions): Promise<ReadResult> {
-  const { watched, visit, stats, onBlock } = options;
-  const scan = { timestampCommas: options.format.timestampCommas, watched, visit, stats };
+  const { watched, visit, event, stats, onBlock } = options;
+  const scan = { timestampCommas: options.format.timestampCommas, watched, visit, event, stats };
   return readBlocks(range, (block, end) => {
     scanBlock(block, scan);
     onBlock(end);
-  });
+  }, { buffer: scanBuffer() });
 }
 
 /**
