@@ -183,8 +183,9 @@ Deno.test("rotation during a run: renamed and replaced while being read, every l
     let all = "";
     let midRun = 0;
     for (let round = 0; round < 4; round++) {
-      // Big enough that the run is still reading when the rotation happens.
-      const text = lines(40_000, round * 40_000, 500);
+      // Big enough that the run is still reading when the rotation happens (24 MB: it reads
+      // some 100 MB/s of lines that are half connection events).
+      const text = lines(160_000, round * 160_000, 500);
       await Deno.writeTextFile(log, text);
       all += text;
       const run = runCli(["--config", config]);

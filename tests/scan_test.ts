@@ -1,7 +1,8 @@
 import { deepStrictEqual as assertEquals, ok as assert } from "node:assert";
 import { Buffer } from "node:buffer";
 import { join } from "node:path";
-import { applyRecord, createTally, type Tally } from "../lib/track/aggregate.ts";
+import { applyEvent, applyRecord, createTally, type Tally } from "../lib/track/aggregate.ts";
+import { toBinary } from "../lib/input/file.ts";
 import { parseRecord, stripPort } from "../lib/format/record.ts";
 import { scanBlock, type ScanStats } from "../lib/format/scan.ts";
 import { readBlocks } from "../lib/input/source.ts";
@@ -36,14 +37,16 @@ function instant(ts: string): number {
   return Date.parse(ts.replace(/^(\d{4})(\d\d)(\d\d) /, "$1-$2-$3T") + "Z");
 }
 
-/** Applies the lines of binary blocks, in order, to `tally`, as a run does. */
+/** Applies the lines of blocks, in order, to `tally`, as a run does (sign-ins from their bytes). */
 function scanBlocks(tally: Tally, blocks: Iterable<Uint8Array>): void {
   const stats: ScanStats = { candidates: 0, malformed: 0 };
+  const ofBytes = (b: Uint8Array, s: number, e: number) => instant(toBinary(b, s, e));
   for (const block of blocks) {
     scanBlock(block, {
       timestampCommas: 0,
       watched: tally.watched,
       visit: (r) => applyRecord(tally, r, instant),
+      event: (e) => applyEvent(tally, e, ofBytes),
       stats,
     });
   }

@@ -90,11 +90,26 @@ function hasOperation(
   return false;
 }
 
-/** Whether a line the scanner could not locate may matter: the rule of the text scanner. */
+/** Whether `line` holds `id` as a field of its own: commas around it, blanks allowed. */
+function hasField(line: string, id: string): boolean {
+  for (let i = line.indexOf(id); i !== -1; i = line.indexOf(id, i + 1)) {
+    let before = i - 1, after = i + id.length;
+    while (line.charCodeAt(before) === 32) before--;
+    while (line.charCodeAt(after) === 32) after++;
+    if (line.charCodeAt(before) === 44 && line.charCodeAt(after) === 44) return true;
+  }
+  return false;
+}
+
+/**
+ * Whether a line the scanner could not locate may matter: it has a
+ * connection operation after two fields of digits, or a watched id as a
+ * field.
+ */
 function mayMatter(line: string, watched: ReadonlySet<string>): boolean {
   if (hasOperation(line, "CONNECT", isConnectOperation)) return true;
   if (hasOperation(line, "CHANGE", isChangeOperation)) return true;
-  for (const id of watched) if (line.includes(`,${id},`)) return true;
+  for (const id of watched) if (hasField(line, id)) return true;
   return false;
 }
 

@@ -130,6 +130,9 @@ export function closeQuietly(file: Deno.FsFile): void {
   }
 }
 
+/** A Buffer over the whole memory of the last bytes {@link toBinary} was given. */
+let view: { buffer: ArrayBufferLike; bytes: Buffer } | undefined;
+
 /**
  * Bytes as a binary string: one character per byte.
  *
@@ -139,5 +142,9 @@ export function closeQuietly(file: Deno.FsFile): void {
  * ```
  */
 export function toBinary(bytes: Uint8Array, start: number, end: number): string {
-  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString("latin1", start, end);
+  // Most calls read the scanner's memory: one Buffer over it serves them all.
+  if (view?.buffer !== bytes.buffer) {
+    view = { buffer: bytes.buffer, bytes: Buffer.from(bytes.buffer) };
+  }
+  return view.bytes.toString("latin1", bytes.byteOffset + start, bytes.byteOffset + end);
 }

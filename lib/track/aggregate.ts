@@ -311,7 +311,9 @@ function isEmptyField(bytes: Uint8Array, start: number, end: number): boolean {
 
 /** The activity of a located event's account, found by its bytes. */
 function internedActivity(tally: Tally, e: LocatedEvent): Activity {
-  const { bytes, keyHash } = e;
+  const { bytes } = e;
+  // A small integer: a key V8 stores unboxed.
+  const keyHash = e.keyHash & 0x3fffffff;
   const from = e.serverEnd + 1;
   const first = tally.interned.get(keyHash);
   for (let i = first; i; i = i.next) {
