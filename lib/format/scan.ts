@@ -113,13 +113,19 @@ function mayMatter(line: string, watched: ReadonlySet<string>): boolean {
   return false;
 }
 
-/** `CONNECT`, `FAILED_CONNECT`, `CHANGEUSER`: the sign-ins a {@link LocatedEvent} can be. */
-export type LocatedOperation = "CONNECT" | "FAILED_CONNECT" | "CHANGEUSER";
+/**
+ * The operation of a {@link LocatedEvent}: a connection event's but
+ * `PROXY_CONNECT` (`CHANGE_USER` spelled `CHANGEUSER`), or `""` for any
+ * other.
+ */
+export type LocatedOperation = "CONNECT" | "FAILED_CONNECT" | "CHANGEUSER" | "DISCONNECT" | "";
 
 /**
- * A sign-in event located in the scanner's memory (valid only during the
- * call it is passed to, and reused for the next): byte offsets of its fields,
- * each field from the byte after the comma before it to the comma after it.
+ * A line located in the scanner's memory that `parseRecord` would read as
+ * a record (valid only during the call it is passed to, and reused for the
+ * next): byte offsets of its fields, each field from the byte after the
+ * comma before it to the comma after it. It is a sign-in, or a line of a
+ * watched connection.
  */
 export interface LocatedEvent {
   bytes: Uint8Array;
@@ -129,6 +135,7 @@ export interface LocatedEvent {
   serverEnd: number;
   userEnd: number;
   hostEnd: number;
+  idEnd: number;
   /** The end of the account key: the host without the `:port` or `:unavailable` that `stripPort` removes. */
   keyEnd: number;
   /** A hash of the bytes from the user's first to `keyEnd`. */
@@ -136,6 +143,8 @@ export interface LocatedEvent {
   operation: LocatedOperation;
   /** Whether the retcode is `0`. */
   successful: boolean;
+  /** Whether its connection id is in the scan's `watched`. */
+  watched: boolean;
 }
 
 /** What {@link scanBlock} looks for and whom it tells: made once per range, not per block. */
@@ -147,8 +156,9 @@ export interface BlockScan {
   /** Called in log order with each line that matters, parsed, and the line. */
   visit: (record: AuditRecord, line: string) => void;
   /**
-   * Called instead of `visit` for a located sign-in on a connection not
-   * watched; `false` has it visited after all.
+   * Called instead of `visit` for a located line (a sign-in but
+   * `PROXY_CONNECT`, or a line of a watched connection); `false` has it
+   * visited after all.
    */
   event?: (event: LocatedEvent) => boolean;
   stats: ScanStats;
@@ -171,11 +181,14 @@ const FIELDS = 12;
 const RECORDS = 16384;
 const LOCATED = 32;
 const WATCHED = 16;
+/** By the scanner's operation code; `PROXY_CONNECT` (4) is read as text. */
 const OPERATIONS: (LocatedOperation | undefined)[] = [
-  undefined,
+  "",
   "CONNECT",
   "FAILED_CONNECT",
   "CHANGEUSER",
+  undefined,
+  "DISCONNECT",
 ];
 
 interface Scanner {
@@ -208,10 +221,12 @@ function scanner(): Scanner {
       serverEnd: 0,
       userEnd: 0,
       hostEnd: 0,
+      idEnd: 0,
       keyEnd: 0,
       keyHash: 0,
       operation: "CONNECT",
       successful: false,
+      watched: false,
     },
   };
   return instance;
@@ -306,12 +321,18 @@ function handleRecords(s: Scanner, count: number, scan: BlockScan): number {
       if (scan.watched.size > size) return end + 1;
       continue;
     }
+    const code = flags & 15;
     const watched = (flags & WATCHED) !== 0 && scan.watched.has(connectionIdText(s, at));
-    const operation = OPERATIONS[flags & 15];
-    if (!watched && operation === undefined && (flags & 15) !== 4) continue;
-    if (!watched && operation !== undefined && scan.event) {
+    // Only sign-ins matter on a connection not watched.
+    if (!watched && (code === 0 || code === 5)) continue;
+    const operation = OPERATIONS[code];
+    if (operation !== undefined && scan.event) {
       const lineEnd = memory[end - 1] === 13 ? end - 1 : end;
-      const retcode = connectionRetcode(memory, records[at + 8] + 1, lineEnd);
+      const rest = records[at + 8] + 1;
+      // As parseRecord reads the fields after the operation (0: it reads no record).
+      const retcode = code === 0
+        ? (memory.subarray(rest, lineEnd).includes(44) ? 1 : 0)
+        : connectionRetcode(memory, rest, lineEnd);
       if (retcode !== 0) {
         const e = s.event;
         e.start = start;
@@ -319,10 +340,12 @@ function handleRecords(s: Scanner, count: number, scan: BlockScan): number {
         e.serverEnd = records[at + 3];
         e.userEnd = records[at + 4];
         e.hostEnd = records[at + 5];
+        e.idEnd = records[at + 6];
         e.keyEnd = records[at + 9];
         e.keyHash = records[at + 10];
         e.operation = operation;
         e.successful = retcode === 2;
+        e.watched = watched;
         if (scan.event(e)) {
           scan.stats.candidates++;
           continue;

@@ -303,40 +303,87 @@ function sameBytes(bytes: Uint8Array, start: number, end: number, text: string):
   return true;
 }
 
-/** Whether the bytes [start, end) are blanks only: the field is empty. */
-function isEmptyField(bytes: Uint8Array, start: number, end: number): boolean {
+/** The account of a located event, found by its bytes: its activity, or its names when it has none yet. */
+interface LocatedAccount {
+  user: string;
+  host: string;
+  activity?: Activity;
+}
+
+/** A {@link LocatedAccount} reused for accounts without activity. */
+const named: LocatedAccount = { user: "", host: "" };
+
+/** Whether the bytes [start, end) are blanks only. */
+function isBlank(bytes: Uint8Array, start: number, end: number): boolean {
   for (let i = start; i < end; i++) if (bytes[i] !== 32) return false;
   return true;
 }
 
-/** The activity of a located event's account, found by its bytes. */
-function internedActivity(tally: Tally, e: LocatedEvent): Activity {
+/** The account of a located event by its bytes, without making an activity for it. */
+function locatedAccount(tally: Tally, e: LocatedEvent): LocatedAccount | Activity {
   const { bytes } = e;
   // A small integer: a key V8 stores unboxed.
   const keyHash = e.keyHash & 0x3fffffff;
   const from = e.serverEnd + 1;
-  const first = tally.interned.get(keyHash);
-  for (let i = first; i; i = i.next) {
+  // A 10.11 change-user names nobody: no account to look up.
+  if (isBlank(bytes, from, e.userEnd) && isBlank(bytes, e.userEnd + 1, e.hostEnd)) {
+    named.user = named.host = "";
+    named.activity = tally.accounts.get(accountKey("", ""));
+    return named.activity ?? named;
+  }
+  for (let i = tally.interned.get(keyHash); i; i = i.next) {
     if (sameBytes(bytes, from, e.keyEnd, i.key)) return i.activity;
   }
-  const user = fieldText(bytes, from, e.userEnd);
-  const host = stripPort(fieldText(bytes, e.userEnd + 1, e.hostEnd));
-  const found = activity(tally, user, host, "");
-  tally.interned.set(keyHash, {
-    key: toBinary(bytes, from, e.keyEnd),
-    activity: found,
-    next: first,
-  });
-  return found;
+  named.user = fieldText(bytes, from, e.userEnd);
+  named.host = stripPort(fieldText(bytes, e.userEnd + 1, e.hostEnd));
+  named.activity = tally.accounts.get(accountKey(named.user, named.host));
+  if (named.activity) intern(tally, e, named.activity);
+  return named.activity ?? named;
+}
+
+/** Remembers the activity of a located event's account by its bytes. */
+function intern(tally: Tally, e: LocatedEvent, a: Activity): void {
+  const keyHash = e.keyHash & 0x3fffffff;
+  const key = toBinary(e.bytes, e.serverEnd + 1, e.keyEnd);
+  tally.interned.set(keyHash, { key, activity: a, next: tally.interned.get(keyHash) });
+}
+
+/** The activity of a located event's account, made if need be, with its server host. */
+function locatedActivity(
+  tally: Tally,
+  e: LocatedEvent,
+  account: LocatedAccount | Activity,
+  serverHost: string,
+): Activity {
+  let a = "logins" in account ? account : undefined;
+  if (!a) {
+    a = activity(tally, account.user, account.host, serverHost);
+    intern(tally, e, a);
+  }
+  a.serverHost = serverHost;
+  return a;
+}
+
+/** The server host of a located event, as text (the last one's, when its bytes are the same). */
+function serverText(tally: Tally, e: LocatedEvent): string {
+  const server = tally.server;
+  if (!sameBytes(e.bytes, e.timestampEnd + 1, e.serverEnd, server.bytes)) {
+    server.bytes = toBinary(e.bytes, e.timestampEnd + 1, e.serverEnd);
+    server.text = fieldText(e.bytes, e.timestampEnd + 1, e.serverEnd);
+  }
+  return server.text;
+}
+
+/** Stops watching a connection id when no change-user is pending on it any more. */
+function unwatch(tally: Tally, connectionId: string): void {
+  for (const p of tally.pending.values()) if (p.connectionId === connectionId) return;
+  tally.watched.delete(connectionId);
 }
 
 /**
- * Applies a located sign-in (see `scanBlock`) on a connection with no
- * pending change-user, as {@link applyRecord} would apply its record, without
- * making one: its account is found by its bytes. `instantOf` converts the
- * timestamp's bytes. Returns `false`, having done nothing, for a successful
- * change-user that does not name its account (it becomes pending: apply its
- * record instead).
+ * Applies a located line (see `scanBlock`) as {@link applyRecord} applies
+ * its record, without making one: its account is found by its bytes, and
+ * `instantOf` converts the timestamp's bytes. Returns `true`.
  *
  * @example
  * ```ts
@@ -348,27 +395,57 @@ export function applyEvent(
   e: LocatedEvent,
   instantOf: (bytes: Uint8Array, start: number, end: number) => number | undefined,
 ): boolean {
-  const { bytes } = e;
-  const noUser = isEmptyField(bytes, e.serverEnd + 1, e.userEnd);
-  const noHost = isEmptyField(bytes, e.userEnd + 1, e.hostEnd);
-  if (e.operation === "CHANGEUSER" && e.successful && (noUser || noHost)) return false;
-  if (noUser && noHost) {
+  const { operation: op } = e;
+  const account = locatedAccount(tally, e);
+  const { user, host } = account;
+  const serverHost = serverText(tally, e);
+  let connectionId = "", key = "";
+  if (e.watched) {
+    connectionId = fieldText(e.bytes, e.hostEnd + 1, e.idEnd);
+    key = pendingKey(serverHost, connectionId);
+    const pending = tally.pending.get(key);
+    if (pending) {
+      const failedChange = op === "CHANGEUSER" && !e.successful;
+      const restarted = op === "CONNECT" || op === "FAILED_CONNECT";
+      const ended = op === "DISCONNECT" && user === "";
+      const drop = restarted || ended || (op === "CHANGEUSER" && !failedChange);
+      const resolve = !drop && user !== "" && !failedChange;
+      if (drop || resolve) {
+        tally.pending.delete(key);
+        unwatch(tally, connectionId);
+      }
+      if (drop) tally.counts.changeUsersDropped++;
+      if (resolve) {
+        countLogin(tally, locatedActivity(tally, e, account, serverHost), pending.at);
+        tally.counts.changeUsersResolved++;
+      }
+    }
+  }
+  if (op === "" || op === "DISCONNECT") {
+    if (user === "") tally.counts.emptyUser++;
+    return true;
+  }
+  const starts = op === "CHANGEUSER" && e.successful && (user === "" || host === "");
+  if (user === "" && host === "" && !starts) {
     tally.counts.emptyUser++;
     return true;
   }
-  const at = instantOf(bytes, e.start, e.timestampEnd);
+  const at = instantOf(e.bytes, e.start, e.timestampEnd);
   if (at === undefined) {
     tally.counts.badTimestamp++;
     return true;
   }
-  const a = internedActivity(tally, e);
-  const server = tally.server;
-  if (!sameBytes(bytes, e.timestampEnd + 1, e.serverEnd, server.bytes)) {
-    server.bytes = toBinary(bytes, e.timestampEnd + 1, e.serverEnd);
-    server.text = fieldText(bytes, e.timestampEnd + 1, e.serverEnd);
+  if (starts) {
+    if (!e.watched) {
+      connectionId = fieldText(e.bytes, e.hostEnd + 1, e.idEnd);
+      key = pendingKey(serverHost, connectionId);
+    }
+    tally.pending.set(key, { serverHost, connectionId, at });
+    tally.watched.add(connectionId);
+  } else if (e.successful && op !== "FAILED_CONNECT") {
+    countLogin(tally, locatedActivity(tally, e, account, serverHost), at);
+  } else {
+    countFailed(tally, locatedActivity(tally, e, account, serverHost), at);
   }
-  a.serverHost = server.text;
-  if (e.successful && e.operation !== "FAILED_CONNECT") countLogin(tally, a, at);
-  else countFailed(tally, a, at);
   return true;
 }
