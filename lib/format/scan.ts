@@ -131,6 +131,8 @@ export interface LocatedEvent {
   bytes: Uint8Array;
   /** The line's first byte: the timestamp's. */
   start: number;
+  /** The end of the line (its newline). */
+  end: number;
   timestampEnd: number;
   serverEnd: number;
   userEnd: number;
@@ -217,6 +219,7 @@ function scanner(): Scanner {
     event: {
       bytes: memory,
       start: 0,
+      end: 0,
       timestampEnd: 0,
       serverEnd: 0,
       userEnd: 0,
@@ -336,6 +339,7 @@ function handleRecords(s: Scanner, count: number, scan: BlockScan): number {
       if (retcode !== 0) {
         const e = s.event;
         e.start = start;
+        e.end = end;
         e.timestampEnd = records[at + 2];
         e.serverEnd = records[at + 3];
         e.userEnd = records[at + 4];

@@ -1,6 +1,6 @@
 /**
  * Applying the ranges of audit files to the tally, strictly in log order:
- * the records a Worker found, or those of a scan on this thread when the
+ * the lines a Worker found, or those of a scan on this thread when the
  * Worker could not know of a pending change-user. Each file's timestamps go
  * through its log clock, which starts where the file before it ended (the
  * DST rule).
@@ -9,8 +9,8 @@
  */
 
 import type { LineFormat } from "../format/line.ts";
-import { type AuditRecord, parseRecord } from "../format/record.ts";
-import type { ScanStats } from "../format/scan.ts";
+import type { AuditRecord } from "../format/record.ts";
+import { type LocatedEvent, scanBlock, type ScanStats } from "../format/scan.ts";
 import { SourceError } from "../input/file.ts";
 import type { Logger } from "../log.ts";
 import { clockInstant, clockInstantOfBytes, createLogClock, type LogClock } from "../time/clock.ts";
@@ -92,18 +92,25 @@ export async function applyRange(
   const clock = clockOf(reading, read);
   const instantOf = (text: string) => clockInstant(clock, text);
   const apply = (record: AuditRecord) => applyRecord(tally, record, instantOf);
+  const bytesInstant = (bytes: Uint8Array, start: number, end: number) =>
+    clockInstantOfBytes(clock, bytes, start, end);
   const advance = (end: number) => {
     read.checkpoint.offset = end;
     read.checkpoint.lastInstant = clock.previous;
     if (clock.previous !== undefined) reading.previousInstant = clock.previous;
   };
+  const event = (e: LocatedEvent) => applyEvent(tally, e, bytesInstant);
   const known = new Set(scanned?.task.pending.map(([host, id]) => pendingKey(host, id)));
   if (scanned && [...tally.pending.keys()].every((key) => known.has(key))) {
     const { result } = scanned;
-    const { lines } = result;
-    for (let start = 0, end; (end = lines.indexOf("\n", start)) !== -1; start = end + 1) {
-      apply(parseRecord(lines.slice(start, end), format.timestampCommas)!);
-    }
+    // The Worker's lines, scanned as the range would be; its counts are the range's.
+    scanBlock(result.lines, {
+      timestampCommas: format.timestampCommas,
+      watched: tally.watched,
+      visit: apply,
+      event,
+      stats: { candidates: 0, malformed: 0 },
+    });
     advance(result.offset);
     reading.scan.candidates += result.stats.candidates;
     reading.scan.malformed += result.stats.malformed;
@@ -122,13 +129,11 @@ export async function applyRange(
       { file: range.path, from: range.from },
     );
   }
-  const bytesInstant = (bytes: Uint8Array, start: number, end: number) =>
-    clockInstantOfBytes(clock, bytes, start, end);
   const result = await scanRange(range, {
     format,
     watched: tally.watched,
     visit: apply,
-    event: (e) => applyEvent(tally, e, bytesInstant),
+    event,
     stats: reading.scan,
     onBlock: advance,
   });
