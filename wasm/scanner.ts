@@ -78,6 +78,7 @@ function watchInsert(value: u64, len: u32): void {
 }
 
 @inline function watching(value: u64, len: u32): bool {
+  if (watchCount == 0) return false;
   if (watchCount >= WATCH_LIMIT) return true;
   let s = slotOf(value, len);
   let l = load<u32>(WATCH + <usize>(s * 16) + 8);
@@ -108,6 +109,12 @@ export function watchAdd(len: i32): void {
 
 @inline function nextNewline(p: usize, end: usize): usize {
   const nl = i8x16.splat(10);
+  while (p + 32 <= end) {
+    const m = i8x16.bitmask(i8x16.eq(v128.load(p), nl)) |
+      (i8x16.bitmask(i8x16.eq(v128.load(p + 16), nl)) << 16);
+    if (m != 0) return p + <usize>ctz(m);
+    p += 32;
+  }
   while (p + 16 <= end) {
     const m = i8x16.bitmask(i8x16.eq(v128.load(p), nl));
     if (m != 0) return p + <usize>ctz(m);
@@ -203,17 +210,34 @@ export function scan(start: i32, end: i32, tc: i32): i32 {
   let n = 0;
   while (p < limit) {
     if (n == OUTPUT_RECORDS) break;
-    const lineEnd = nextNewline(p, limit);
-    // The commas of the header, up to the one after the operation.
+    // The commas of the header, up to the one after the operation, and the line's end.
+    const nl = i8x16.splat(10);
     let k = 0;
-    for (let q = p; k < need && q < lineEnd; q += 16) {
-      let m = i8x16.bitmask(i8x16.eq(v128.load(q), comma));
-      const left = lineEnd - q;
-      if (left < 16) m &= (1 << <i32>left) - 1;
+    let lineEnd = limit;
+    let q = p;
+    while (q < limit) {
+      const v = v128.load(q);
+      let m = i8x16.bitmask(i8x16.eq(v, comma));
+      let n = i8x16.bitmask(i8x16.eq(v, nl));
+      const left = limit - q;
+      if (left < 16) {
+        m &= (1 << <i32>left) - 1;
+        n &= (1 << <i32>left) - 1;
+      }
+      if (n != 0) m &= (1 << ctz(n)) - 1;
       while (m != 0 && k < need) {
         store<u32>(COMMAS + <usize>(k << 2), <u32>(q + <usize>ctz(m)));
         k++;
         m &= m - 1;
+      }
+      if (n != 0) {
+        lineEnd = q + <usize>ctz(n);
+        break;
+      }
+      q += 16;
+      if (k == need) {
+        lineEnd = nextNewline(q, limit);
+        break;
       }
     }
     const rec = OUTPUT + <usize>(n * FIELDS * 4);
