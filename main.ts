@@ -4,20 +4,27 @@
  * arguments, hands them to `lib/track` (`run`) or `lib/report` (`report`),
  * and maps error classes to exit codes through one table.
  *
- * Commands: `run` (the default) and `report`.
+ * Commands: `run` (the default), `report` and `check`.
  *
- * Exit codes: 0 success, 1 runtime failure, 2 usage or config error, 3 audit
- * events were lost to rotation before they could be read, 4 another run held
- * the database past `LockTimeout`.
+ * Exit codes: 0 success (also when no file is an audit log: that is said on
+ * stderr), 1 runtime failure (`AuditLogPath` does not exist, a file or the
+ * database cannot be read or written), 2 usage or config error, 3 audit events
+ * may have been lost to rotation before they could be read, 4 another run held
+ * the database past `LockTimeout`, 5 `check` found an error in the setup,
+ * 6 (`report`) no run has completed yet.
  *
  * @module
  */
 
 import { Command, CommanderError } from "commander";
 import denoJson from "./deno.json" with { type: "json" };
+import { formatFindings, parseTimeSpan, runCheck, TimeSpanError } from "./lib/check/mod.ts";
 import { ConfigError, configPath, loadConfig } from "./lib/config.ts";
 import { DiscoveryError } from "./lib/input/mod.ts";
-import { type Attrs, createLogger, formatRecord } from "./lib/log.ts";
+import { type Attrs, createLogger, formatRecord, shiftLevel } from "./lib/log.ts";
+import { runJson } from "./lib/output/json.ts";
+import { MetricsFileError, writeMetricsFile } from "./lib/output/metrics_file.ts";
+import { createProgressBar } from "./lib/output/progress.ts";
 import {
   AccountListError,
   DurationError,
@@ -25,12 +32,20 @@ import {
   type ReportOptions,
   ServerError,
 } from "./lib/report/mod.ts";
-import { LockedError, StoreError } from "./lib/store/mod.ts";
+import { LockedError, NoRunYetError, StoreError } from "./lib/store/mod.ts";
 import { runTracking } from "./lib/track/mod.ts";
 import { UsageError } from "./lib/usage.ts";
 
 /** The exit codes, as documented in the README. */
-export const EXIT = { ok: 0, failure: 1, usage: 2, lost: 3, locked: 4 } as const;
+export const EXIT = {
+  ok: 0,
+  failure: 1,
+  usage: 2,
+  lost: 3,
+  locked: 4,
+  check: 5,
+  noRunYet: 6,
+} as const;
 
 /** This build's version. */
 export const VERSION: string = denoJson.version;
@@ -54,12 +69,15 @@ function rule<E extends Error>(
 const EXIT_RULES: ExitRule[] = [
   rule(ConfigError, EXIT.usage, (e) => ({ file: e.file, key: e.key })),
   rule(LockedError, EXIT.locked, (e) => ({ file: e.path })),
+  rule(NoRunYetError, EXIT.noRunYet, (e) => ({ file: e.path })),
   rule(StoreError, EXIT.failure, (e) => ({ file: e.path })),
   rule(DiscoveryError, EXIT.failure, (e) => ({ file: e.path })),
   rule(AccountListError, EXIT.usage, (e) => ({ file: e.source })),
   rule(UsageError, EXIT.usage),
   rule(DurationError, EXIT.usage),
+  rule(TimeSpanError, EXIT.usage),
   rule(ServerError, EXIT.failure),
+  rule(MetricsFileError, EXIT.failure, (e) => ({ file: e.path })),
 ];
 
 /** Maps an error to its exit code, after writing one line about it on stderr. */
@@ -79,12 +97,80 @@ function exitCodeOf(e: unknown): number {
   return EXIT.failure;
 }
 
-async function run(options: { config?: string }): Promise<number> {
+/** The options of `run`. */
+interface RunCommandOptions {
+  config?: string;
+  dryRun?: boolean;
+  json?: boolean;
+  /** How many times `-v` and `-q` were given. */
+  verbose: number;
+  quiet: number;
+}
+
+async function run(options: RunCommandOptions): Promise<number> {
   const config = await loadConfig(configPath(options.config, Deno.env.toObject()));
-  const summary = await runTracking({ config, log: createLogger(config.logLevel) });
-  if (summary.losses.length > 0) return EXIT.lost;
-  if (summary.errors.length > 0) return EXIT.failure;
-  return EXIT.ok;
+  const level = shiftLevel(config.logLevel, options.quiet - options.verbose);
+  const bar = createProgressBar();
+  const dryRun = options.dryRun ?? false;
+  let code: number;
+  try {
+    const summary = await runTracking({
+      config,
+      log: createLogger(level),
+      dryRun,
+      onProgress: (p) => bar.update(p),
+    });
+    bar.stop();
+    code = summary.losses.length > 0
+      ? EXIT.lost
+      : summary.errors.length > 0
+      ? EXIT.failure
+      : EXIT.ok;
+    if (options.json) console.log(JSON.stringify(runJson(summary)));
+    if (config.metricsFile && !dryRun) {
+      await writeMetricsFile(config.metricsFile, {
+        finishedMs: summary.metrics.finishedMs,
+        success: code === EXIT.ok,
+        metrics: summary.metrics,
+      });
+    }
+  } catch (e) {
+    bar.stop();
+    if (config.metricsFile && !dryRun && !(e instanceof MetricsFileError)) {
+      await writeMetricsFile(config.metricsFile, { finishedMs: Date.now(), success: false })
+        .catch((w) => exitCodeOf(w));
+    }
+    throw e;
+  }
+  return code;
+}
+
+/** The options of `check`. */
+interface CheckCommandOptions {
+  config?: string;
+  format: string;
+  interval?: string;
+}
+
+async function check(options: CheckCommandOptions): Promise<number> {
+  if (options.format !== "table" && options.format !== "json") {
+    throw new UsageError(`Invalid --format "${options.format}": expected table or json`);
+  }
+  const config = await loadConfig(configPath(options.config, Deno.env.toObject()));
+  const findings = await runCheck({
+    config,
+    intervalMs: options.interval === undefined ? undefined : parseTimeSpan(options.interval),
+  });
+  const out = options.format === "json"
+    ? JSON.stringify(findings, null, 2) + "\n"
+    : formatFindings(findings);
+  await Deno.stdout.write(new TextEncoder().encode(out));
+  return findings.some((f) => f.severity === "error") ? EXIT.check : EXIT.ok;
+}
+
+/** Counts a repeated flag (`-vv`). */
+function count(_value: string, previous: number): number {
+  return previous + 1;
 }
 
 /**
@@ -112,20 +198,27 @@ export async function main(args: string[]): Promise<number> {
     .description(
       "read new audit log lines and update the database (the default; silent on success)",
     )
-    .action(async () => {
-      code = await run(program.opts());
+    .option("--dry-run", "read and count, but leave the database exactly as it was")
+    .option("--json", "print the run as one JSON object on stdout")
+    .option("-v, --verbose", "log more than LogLevel (-v: one level, -vv: two)", count, 0)
+    .option("-q, --quiet", "log less than LogLevel (down to ERROR)", count, 0)
+    .action(async (options: Omit<RunCommandOptions, "config">) => {
+      code = await run({ ...options, config: program.opts().config });
     });
   program.command("report")
     .description(
       "print accounts with their last login (reads the database only); with --accounts or " +
         "--accounts-from-server, one row per account MariaDB defines, never-used ones included",
     )
-    .option("--format <format>", "table, json or csv (default: table on a terminal, else json)")
+    .option(
+      "--format <format>",
+      "table, json, csv or sql (ACCOUNT LOCK plan) (default: table on a terminal, else json)",
+    )
     .option(
       "--unused-for <duration>",
-      "only accounts without a successful login for 90d, 12w, 6m, 1y …",
+      "only accounts not certainly used in the last 90d, 12w, 6m, 1y … (status and reason say why)",
     )
-    .option("--failed", "only accounts with failed attempts and no successful login in that period")
+    .option("--failed", "only accounts not used (in that period) with failed attempts in it")
     .option(
       "--accounts <file>",
       "the defined accounts: user<TAB>host lines (- for stdin), as printed by " +
@@ -137,6 +230,19 @@ export async function main(args: string[]): Promise<number> {
     .action(async (options: Omit<ReportOptions, "config">) => {
       await report({ ...options, config: program.opts().config });
       code = EXIT.ok;
+    });
+  program.command("check")
+    .description(
+      "inspect the setup (audit plugin, rotation, logrotate, zone, files, database, last run): " +
+        "one line per finding; exit 5 on an error",
+    )
+    .option("--format <format>", "table or json", "table")
+    .option(
+      "--interval <span>",
+      "how often conntracker runs (5min, 1h), when no systemd timer or cron entry tells",
+    )
+    .action(async (options: Omit<CheckCommandOptions, "config">) => {
+      code = await check({ ...options, config: program.opts().config });
     });
   program.command("version")
     .description("print the version")

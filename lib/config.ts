@@ -52,6 +52,8 @@ export interface Config {
   mariadbClient: string;
   /** An option file for that client (`--defaults-extra-file`), or `""`. */
   mariadbDefaultsFile: string;
+  /** The Prometheus textfile-collector file written after each run, when set. */
+  metricsFile?: string;
 }
 
 /** Every key, its default, and what it means: the source of `conntracker.ini-dist`. */
@@ -100,6 +102,11 @@ export const KEYS: Record<string, { default: string; doc: string }> = {
     default: "",
     doc: "report --accounts-from-server: an option file for that client (socket, user, " +
       "password in [client]); empty: the client's own (~/.my.cnf, /etc/mysql/my.cnf).",
+  },
+  MetricsFile: {
+    default: "",
+    doc: "Optional. A Prometheus textfile-collector file (name ending .prom, e.g. " +
+      "/var/lib/prometheus/node-exporter/conntracker.prom) rewritten after each run.",
   },
 };
 
@@ -205,6 +212,14 @@ export function parseConfig(file: string, text: string): Config {
   for (const key of ["AuditLogPath", "SqlitePath", "MariadbClient"]) {
     if (get(key) === "") throw new ConfigError(file, `Key ${key} must not be empty`, key);
   }
+  const metricsFile = get("MetricsFile");
+  if (metricsFile !== "" && !/^\/.*[^/]\.prom$/.test(metricsFile)) {
+    throw new ConfigError(
+      file,
+      `Key MetricsFile must be an absolute path ending in .prom, got "${metricsFile}"`,
+      "MetricsFile",
+    );
+  }
   return {
     file,
     auditLogPath: get("AuditLogPath"),
@@ -219,6 +234,7 @@ export function parseConfig(file: string, text: string): Config {
     lockTimeoutMs: integer(file, "LockTimeout", get("LockTimeout"), 0, 86_400) * 1000,
     mariadbClient: get("MariadbClient"),
     mariadbDefaultsFile: get("MariadbDefaultsFile"),
+    metricsFile: metricsFile || undefined,
   };
 }
 

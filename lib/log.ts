@@ -10,6 +10,21 @@ export const LEVELS = ["DEBUG", "INFO", "WARN", "ERROR"] as const;
 /** A log level name. */
 export type Level = typeof LEVELS[number];
 
+/**
+ * The level `steps` less verbose than `level` (negative: more verbose), kept
+ * within DEBUG and ERROR: `-q` and `-v` over `LogLevel`.
+ *
+ * @example
+ * ```ts
+ * shiftLevel("ERROR", -2); // "INFO"
+ * shiftLevel("INFO", 5); // "ERROR"
+ * ```
+ */
+export function shiftLevel(level: Level, steps: number): Level {
+  const i = LEVELS.indexOf(level) + steps;
+  return LEVELS[Math.max(0, Math.min(LEVELS.length - 1, i))];
+}
+
 /** Values a log record can carry. */
 export type Attrs = Record<string, string | number | boolean | bigint | undefined>;
 

@@ -1,13 +1,16 @@
-import { deepStrictEqual as assertEquals, throws as assertThrows } from "node:assert";
+import { deepStrictEqual as assertEquals, ok as assert, throws as assertThrows } from "node:assert";
 import { join } from "node:path";
 import type { Account } from "../lib/format/account.ts";
 import {
   AccountListError,
   hostGenerality,
+  hostRequiresResolving,
   indexAccounts,
+  isIpAddress,
   matchAccount,
   parseAccountList,
 } from "../lib/report/accounts.ts";
+import { candidateAccounts, type Resolution } from "../lib/report/candidates.ts";
 import { FIXTURES } from "./helpers.ts";
 import type { Attempt } from "./mariadb.ts";
 
@@ -18,8 +21,10 @@ function accounts(...specs: string[]): Account[] {
   });
 }
 
+/** The account MariaDB chooses for a logged host, as with skip-name-resolve (an IP, or the socket). */
 function chosen(defined: Account[], user: string, host: string): string | undefined {
-  const a = matchAccount(indexAccounts(defined), user, host);
+  const client = isIpAddress(host) ? { ip: host } : { name: host };
+  const a = matchAccount(indexAccounts(defined), user, client);
   return a && `${a.user}@${a.host}`;
 }
 
@@ -72,7 +77,7 @@ Deno.test("matchAccount() chooses the account MariaDB would, for a table of case
   }
 });
 
-Deno.test("matchAccount() agrees with CURRENT_USER() on every login of the real capture", () => {
+Deno.test("matchAccount() agrees with CURRENT_USER() on every login of the capture with --skip-name-resolve", () => {
   const dir = join(FIXTURES, "mariadb-10.11-e2e");
   const defined = parseAccountList(Deno.readTextFileSync(join(dir, "mysql_user.tsv")), "tsv");
   const manifest = JSON.parse(Deno.readTextFileSync(join(dir, "manifest.json")));
@@ -80,7 +85,11 @@ Deno.test("matchAccount() agrees with CURRENT_USER() on every login of the real 
   let checked = 0;
   for (const a of manifest.attempts as Attempt[]) {
     if (!a.currentUser) continue;
-    const got = matchAccount(index, a.user, a.host);
+    const got = matchAccount(
+      index,
+      a.user,
+      isIpAddress(a.host) ? { ip: a.host } : { name: a.host },
+    );
     assertEquals(got && `${got.user}@${got.host}`, a.currentUser, `${a.user}@${a.host}`);
     checked++;
   }
@@ -103,4 +112,149 @@ Deno.test("parseAccountList() reads mariadb -N -B output, leaves roles and a hea
     () => parseAccountList("app %\n", "users.txt"),
     (e) => e instanceof AccountListError && e.source === "users.txt" && /Line 1/.test(e.message),
   );
+});
+
+// A client as the server saw it (name and IP) and the account MariaDB chose: the research notes'
+// measured table (name resolution on, /etc/hosts: 127.0.0.1 localhost).
+const CLIENTS: [string[], string, { name?: string; ip?: string }, string | undefined][] = [
+  [
+    ["both@localhost", "both@127.0.0.1"],
+    "both",
+    { name: "localhost", ip: "127.0.0.1" },
+    "both@localhost",
+  ],
+  [["iponly@127.0.0.1"], "iponly", { name: "localhost", ip: "127.0.0.1" }, "iponly@127.0.0.1"],
+  [["iponly@127.0.0.1"], "iponly", { name: "localhost" }, undefined],
+  [["lhonly@localhost"], "lhonly", { name: "localhost", ip: "127.0.0.1" }, "lhonly@localhost"],
+  [["lhany@localhost", "lhany@%"], "lhany", { ip: "127.0.0.2" }, "lhany@%"],
+  [["pat@127.0.0.%", "pat@local%"], "pat", { name: "localhost", ip: "127.0.0.1" }, "pat@127.0.0.%"],
+  [["pat@127.0.0.%", "pat@local%"], "pat", { name: "localhost" }, "pat@local%"],
+  [["mask@127.0.0.0/255.255.255.0", "mask@localhost"], "mask", {
+    name: "localhost",
+    ip: "127.0.0.1",
+  }, "mask@localhost"],
+  [
+    ["mask@127.0.0.0/255.255.255.0", "mask@localhost"],
+    "mask",
+    { ip: "127.0.0.2" },
+    "mask@127.0.0.0/255.255.255.0",
+  ],
+  // IPs compare with case (wild_compare), names without (wild_case_compare).
+  [["v6@FE80::%"], "v6", { ip: "fe80::1" }, undefined],
+  [["v6@fe80::%"], "v6", { ip: "fe80::1" }, "v6@fe80::%"],
+];
+
+Deno.test("matchAccount() matches a host pattern against the client's name and its IP", () => {
+  for (const [defined, user, client, want] of CLIENTS) {
+    const a = matchAccount(indexAccounts(accounts(...defined)), user, client);
+    assertEquals(
+      a && `${a.user}@${a.host}`,
+      want,
+      `${user} ${JSON.stringify(client)} in ${defined}`,
+    );
+  }
+});
+
+function candidates(defined: string[], user: string, host: string, resolution: Resolution) {
+  const c = candidateAccounts(indexAccounts(accounts(...defined)), user, host, resolution);
+  return c.accounts.map((a) => `${a.user}@${a.host}`);
+}
+
+Deno.test("candidateAccounts(): localhost is the socket or loopback TCP unless the server skips name resolution", () => {
+  const on: Resolution = { mode: "unknown", addresses: new Map() };
+  const off: Resolution = { mode: "off", addresses: new Map() };
+  const svc = ["svc@127.0.0.1", "svc@%", "@localhost"];
+  assertEquals(candidates(svc, "svc", "localhost", on), ["@localhost", "svc@127.0.0.1"]);
+  assertEquals(candidates(svc, "svc", "localhost", off), ["@localhost"]);
+  // Every variant gives the same account: certain.
+  assertEquals(candidates(["app@localhost", "app@127.0.0.1"], "app", "localhost", on), [
+    "app@localhost",
+  ]);
+  // The resolver's own addresses for localhost count too.
+  const more: Resolution = { mode: "on", addresses: new Map([["localhost", ["127.0.0.5"]]]) };
+  assertEquals(candidates(["x@127.0.0.5", "x@%"], "x", "localhost", more), ["x@%", "x@127.0.0.5"]);
+  // An IP is one client.
+  assertEquals(candidates(svc, "svc", "127.0.0.2", on), ["svc@%"]);
+  const refused = candidateAccounts(
+    indexAccounts(accounts("iponly@127.0.0.1")),
+    "iponly",
+    "localhost",
+    on,
+  );
+  assertEquals([refused.accounts.length, refused.none], [1, true]);
+});
+
+Deno.test("candidateAccounts(): a name stands for the addresses it resolves to, or for any address", () => {
+  const defined = ["app@10.0.0.0/255.0.0.0", "app@db1.example.com", "app@%.example.com"];
+  const resolved = (ips: string[]): Resolution => ({
+    mode: "on",
+    addresses: new Map([["db1.example.com", ips]]),
+  });
+  // A literal name and a netmask rank equal: the name sorts later, so it wins over the netmask.
+  assertEquals(candidates(defined, "app", "db1.example.com", resolved(["10.1.1.1"])), [
+    "app@db1.example.com",
+  ]);
+  const wide = ["app@10.0.0.0/255.0.0.0", "app@%.example.com"];
+  assertEquals(candidates(wide, "app", "db1.example.com", resolved(["10.1.1.1"])), [
+    "app@10.0.0.0/255.0.0.0",
+  ]);
+  assertEquals(candidates(wide, "app", "db1.example.com", resolved(["192.168.1.1"])), [
+    "app@%.example.com",
+  ]);
+  // Not resolvable now: any IP, so the netmask may have taken it.
+  const unknown = candidateAccounts(
+    indexAccounts(accounts(...wide)),
+    "app",
+    "db1.example.com",
+    resolved([]),
+  );
+  assertEquals(unknown.accounts.map((a) => a.host), ["%.example.com", "10.0.0.0/255.0.0.0"]);
+  assert(/does not resolve/.test(unknown.why!), unknown.why);
+  // Accounts whose host cannot match an IP leave a name certain.
+  assertEquals(
+    candidates(["app@%.example.com", "app@other.net"], "app", "db1.example.com", resolved([])),
+    [
+      "app@%.example.com",
+    ],
+  );
+});
+
+Deno.test("hostRequiresResolving() as sql_acl.cc: names, not localhost, patterns, IPs or netmasks", () => {
+  for (const host of ["vm", "db1.example.com", "h\\o'st"]) {
+    assert(hostRequiresResolving(host), host);
+  }
+  for (
+    const host of [
+      "localhost",
+      "LOCALHOST",
+      "%",
+      "10.0.0.%",
+      "10.0.0.1",
+      "::1",
+      "10.0.0.0/255.0.0.0",
+      "a_b",
+    ]
+  ) {
+    assert(!hostRequiresResolving(host), host);
+  }
+});
+
+Deno.test("candidateAccounts() always includes CURRENT_USER() on the capture with name resolution on", () => {
+  const dir = join(FIXTURES, "mariadb-10.11-resolve");
+  const defined = parseAccountList(Deno.readTextFileSync(join(dir, "mysql_user.tsv")), "tsv");
+  const manifest = JSON.parse(Deno.readTextFileSync(join(dir, "manifest.json")));
+  const index = indexAccounts(defined);
+  // What the capture machine's resolver said: localhost is 127.0.0.1 only.
+  const resolution: Resolution = { mode: "on", addresses: new Map([["localhost", ["127.0.0.1"]]]) };
+  let certain = 0, uncertain = 0;
+  for (const a of manifest.attempts as Attempt[]) {
+    if (!a.currentUser) continue;
+    const got = candidateAccounts(index, a.user, a.host, resolution).accounts
+      .map((c) => `${c.user}@${c.host}`);
+    assert(got.includes(a.currentUser), `${a.user}@${a.host}: ${got} lacks ${a.currentUser}`);
+    if (got.length === 1) certain++;
+    else uncertain++;
+  }
+  // TCP from 127.0.0.1 is logged localhost: svc and net logins from there stay uncertain.
+  assertEquals([certain >= 10, uncertain >= 2], [true, true]);
 });

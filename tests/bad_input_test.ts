@@ -11,6 +11,7 @@ import { join } from "node:path";
 import {
   AS_UNPRIVILEGED,
   countsByAccount,
+  ROOT,
   runCli,
   sqlite3,
   withTempDir,
@@ -176,6 +177,18 @@ Deno.test({
   },
 });
 
+/** Whether process `pid` has `path` open. */
+async function hasOpen(pid: number, path: string): Promise<boolean> {
+  try {
+    for await (const fd of Deno.readDir(`/proc/${pid}/fd`)) {
+      if (await Deno.readLink(`/proc/${pid}/fd/${fd.name}`).catch(() => "") === path) return true;
+    }
+  } catch {
+    // Gone.
+  }
+  return false;
+}
+
 Deno.test("rotation during a run: renamed and replaced while being read, every line counted once", async () => {
   await withTempDir(async (dir) => {
     const { logs, config, db } = await setup(dir);
@@ -183,23 +196,77 @@ Deno.test("rotation during a run: renamed and replaced while being read, every l
     let all = "";
     let midRun = 0;
     for (let round = 0; round < 4; round++) {
-      // Big enough that the run is still reading when the rotation happens (24 MB: it reads
-      // some 100 MB/s of lines that are half connection events).
-      const text = lines(160_000, round * 160_000, 500);
+      const text = lines(40_000, round * 40_000, 500);
       await Deno.writeTextFile(log, text);
       all += text;
-      const run = runCli(["--config", config]);
-      await new Promise((r) => setTimeout(r, 150 + round * 100));
+      const child = new Deno.Command(Deno.execPath(), {
+        args: ["run", "--allow-all", "--quiet", join(ROOT, "main.ts"), "--config", config],
+        stdout: "null",
+        stderr: "piped",
+      }).spawn();
+      const output = child.output();
+      // Renamed while the run has it open (it reads fast: poll for that moment), or after.
+      const started = Date.now();
+      while (!(await hasOpen(child.pid, log)) && Date.now() - started < 10_000) {
+        await new Promise((r) => setTimeout(r, 1));
+      }
       const rotated = join(logs, `server_audit.log.${round + 1}`);
       await Deno.rename(log, rotated);
-      const started = Date.now();
-      const result = await run;
-      if (Date.now() - started > 20) midRun++;
-      assertEquals([result.code, result.stderr], [0, ""]);
+      if (await hasOpen(child.pid, rotated)) midRun++;
+      const result = await output;
+      assertEquals([result.code, new TextDecoder().decode(result.stderr)], [0, ""]);
     }
     await Deno.writeTextFile(log, "");
     assertEquals((await runCli(["--config", config])).code, 0);
     assert(midRun > 0, "no rotation landed while a run was reading");
     assertEquals(await countsByAccount(db), referenceCounts(all));
   });
+});
+
+Deno.test("bad input: a database directory that does not exist is named with the reason, exit 1, nothing created", async () => {
+  await withTempDir(async (dir) => {
+    const { logs } = await setup(dir);
+    await Deno.writeTextFile(join(logs, "server_audit.log"), lines(5));
+    const missing = join(dir, "no", "such");
+    const config = await writeConfig(dir, {
+      AuditLogPath: logs,
+      SqlitePath: join(missing, "audit.sqlite"),
+    });
+    const r = await runCli(["--config", config]);
+    assertEquals(r.code, 1, r.stderr);
+    assertEquals(r.stderr.trim().split("\n").length, 1, r.stderr);
+    assert(
+      r.stderr.includes(
+        `msg="Database directory \\"${missing}\\" does not exist" file=${missing}/audit.sqlite`,
+      ),
+      r.stderr,
+    );
+    assertEquals([...Deno.readDirSync(dir)].map((e) => e.name).sort(), ["conntracker.ini", "logs"]);
+  });
+});
+
+Deno.test({
+  name: "bad input: a database directory the run cannot write is named with the reason, exit 1",
+  ignore: !IS_ROOT,
+  fn: async () => {
+    await withTempDir(async (dir) => {
+      const { logs } = await setup(dir);
+      await Deno.writeTextFile(join(logs, "server_audit.log"), lines(5));
+      const locked = join(dir, "locked");
+      await Deno.mkdir(locked, { mode: 0o555 });
+      await Deno.chmod(locked, 0o555);
+      const config = await writeConfig(dir, {
+        AuditLogPath: logs,
+        SqlitePath: join(locked, "audit.sqlite"),
+      });
+      const r = await runCli(["--config", config], {}, AS_UNPRIVILEGED);
+      assertEquals(r.code, 1, r.stderr);
+      assertEquals(r.stderr.trim().split("\n").length, 1, r.stderr);
+      assert(
+        r.stderr.includes(`Database cannot be created in \\"${locked}\\": permission denied`),
+        r.stderr,
+      );
+      assertEquals([...Deno.readDirSync(locked)], []);
+    });
+  },
 });

@@ -299,7 +299,7 @@ Deno.test("build: under the build task's permissions a run over a real capture a
     assertEquals([report.code, report.stderr], [0, ""]);
     const defined = Deno.readTextFileSync(accounts).split("\n")
       .filter((l) => l && l.split("\t")[1] !== "");
-    assertEquals(JSON.parse(report.stdout).length, defined.length, "one row per account");
+    assertEquals(JSON.parse(report.stdout).accounts.length, defined.length, "one row per account");
   });
 });
 

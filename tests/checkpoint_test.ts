@@ -7,7 +7,14 @@
 import { deepStrictEqual as assertEquals, ok as assert } from "node:assert";
 import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
-import { countsByAccount, runCli, sqlite3, withTempDir, writeConfig } from "./helpers.ts";
+import {
+  countsByAccount,
+  instantAt,
+  runCli,
+  sqlite3,
+  withTempDir,
+  writeConfig,
+} from "./helpers.ts";
 import { referenceCounts } from "./reference.ts";
 
 let connection = 100;
@@ -147,12 +154,17 @@ Deno.test("checkpoints: a half-read file deleted by rotation is reported as lost
       r.stderr,
     );
     assertEquals(r.stderr.trim().split("\n").length, 1);
-    assertEquals(await sqlite3(db, "SELECT unread_bytes FROM losses;"), [[String(partial.length)]]);
+    // From the last event read to the first event of the file that followed it.
+    assertEquals(await sqlite3(db, "SELECT unread_bytes, from_ms, to_ms FROM losses;"), [[
+      String(partial.length),
+      String(instantAt("20261124 10:00:09", "+01:00")),
+      String(instantAt("20261124 10:00:10", "+01:00")),
+    ]]);
     await run(0); // reported once
   });
 });
 
-Deno.test("checkpoints: a new file on a reused inode is read from its start", async () => {
+Deno.test("checkpoints: a new file on a reused inode is read from its start; the deleted live file is a possible loss", async () => {
   await withTempDir(async (dir) => {
     const { log, db, run } = await setup(dir);
     const a = lines(12), b = lines(15, 12);
@@ -160,8 +172,15 @@ Deno.test("checkpoints: a new file on a reused inode is read from its start", as
     await run();
     await Deno.remove(log);
     await Deno.writeTextFile(log, b);
-    await run();
+    // The file being written is gone: what it got after the run read it cannot be known.
+    const r = await run(3);
+    assert(/level=ERROR msg="audit file removed before/.test(r.stderr), r.stderr);
     assertEquals(await countsByAccount(db), referenceCounts(a + b));
+    assertEquals(await sqlite3(db, "SELECT unread_bytes, from_ms, to_ms FROM losses;"), [[
+      "0",
+      String(instantAt("20261124 10:00:11", "+01:00")),
+      String(instantAt("20261124 10:00:12", "+01:00")),
+    ]]);
   });
 });
 
@@ -196,5 +215,34 @@ Deno.test("concurrency: runs started at once count every line once", async () =>
     assertEquals(results.map((r) => r.code), [0, 0, 0, 0], results.map((r) => r.stderr).join(""));
     assertEquals(await countsByAccount(db), referenceCounts(text));
     assertEquals(await sqlite3(db, "PRAGMA integrity_check;"), [["ok"]]);
+  });
+});
+
+Deno.test("checkpoints: rotated files deleted after they were read are no loss; when the file written at the last run is the oldest left, a WARN says the interval is nearly too long", async () => {
+  await withTempDir(async (dir) => {
+    const { log, db, run } = await setup(dir, { LogLevel: "WARN" });
+    const a = lines(5), b = lines(5, 5), c = lines(5, 10), d = lines(5, 15), e = lines(5, 20);
+    await Deno.writeTextFile(`${log}.2`, a);
+    await Deno.writeTextFile(`${log}.1`, b);
+    await Deno.writeTextFile(log, c);
+    assertEquals((await run()).stderr, "");
+    // Two rotations of a plugin keeping two rotated files: a and b deleted, c now the oldest.
+    const rotate = async (next: string) => {
+      await Deno.remove(`${log}.2`);
+      await Deno.rename(`${log}.1`, `${log}.2`);
+      await Deno.rename(log, `${log}.1`);
+      await Deno.writeTextFile(log, next);
+    };
+    await rotate(d);
+    await rotate(e);
+    const r = await run(0);
+    assert(
+      /level=WARN msg="2 audit files rotated away and 2 appeared since the last run [\d.]+ minutes ago: one more rotation between runs would lose events; run conntracker more often" rotated_away=2 appeared=2 kept=3 /
+        .test(r.stderr),
+      r.stderr,
+    );
+    assertEquals(r.stderr.trim().split("\n").length, 1);
+    assertEquals(await sqlite3(db, "SELECT count(*) FROM losses;"), [["0"]]);
+    assertEquals(await countsByAccount(db), referenceCounts(a + b + c + d + e));
   });
 });

@@ -81,6 +81,13 @@ Deno.test("conntracker.ini-dist documents every key with its default, and parses
   parseConfig("conntracker.ini-dist", text);
 });
 
+Deno.test("conntracker.ini-dist sets TimeLocation explicitly and says how to find the server's zone", async () => {
+  const text = await Deno.readTextFile(join(ROOT, "conntracker.ini-dist"));
+  const set = text.split("\n").filter((l) => /^TimeLocation\s*=/.test(l));
+  assertEquals(set, ["TimeLocation = Local"]);
+  for (const hint of ["SELECT @@system_time_zone", "timedatectl"]) assert(text.includes(hint));
+});
+
 Deno.test("CLI: a missing or invalid config is one stderr line and exit code 2", async () => {
   await withTempDir(async (dir) => {
     const missing = await runCli(["--config", join(dir, "nope.ini")]);

@@ -548,11 +548,9 @@ Deno.test({
             "json",
           ]);
           assertEquals([report.code, report.stderr], [0, ""]);
-          const rows = JSON.parse(report.stdout) as {
-            name: string;
-            host: string;
-            logins: number;
-          }[];
+          const rows = (JSON.parse(report.stdout) as {
+            accounts: { name: string; host: string; logins: number }[];
+          }).accounts;
           const [[count]] = await rootSql(
             server,
             "SELECT COUNT(*) FROM mysql.user WHERE is_role = 'N'",

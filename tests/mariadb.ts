@@ -91,6 +91,8 @@ export interface ServerOptions extends AuditOptions {
    * `false` (the default here) runs it with `--skip-name-resolve`.
    */
   nameResolve?: boolean;
+  /** The server process's `TZ` (default {@link SERVER_TZ}): its audit timestamps' wall time. */
+  tz?: string;
   /** More `mariadbd` arguments, after the ones set here. */
   args?: string[];
   /**
@@ -432,7 +434,7 @@ export async function withMariaDb(
     ];
     child = new Deno.Command(command[0], {
       args: command.slice(1),
-      env: { TZ: SERVER_TZ },
+      env: { TZ: options.tz ?? SERVER_TZ },
       stdout: "null",
       stderr: "null",
     }).spawn();

@@ -4,13 +4,32 @@ import { DatabaseSync } from "node:sqlite";
 import { buildReport, filterRows, type ReportRow, sortRows } from "../lib/report/build.ts";
 import { DurationError, parseDuration } from "../lib/report/duration.ts";
 import { FIELDS, formatReport } from "../lib/report/format.ts";
+import { formatSql, sqlAccountName } from "../lib/report/sql.ts";
+import { openStore } from "../lib/store/database.ts";
+import { beginRun, rollbackRun } from "../lib/store/schema.ts";
+import { compileLayout } from "../lib/time/layout.ts";
+import { loadZone } from "../lib/time/zone.ts";
 import { runCli, withTempDir, writeConfig } from "./helpers.ts";
+import { whileRunStopped, writeBigLog } from "./stopped_run.ts";
 
 const DAY = 86_400_000;
 
 function row(name: string, extra: Partial<ReportRow> = {}): ReportRow {
-  return { name, host: "%", logins: 0, failedAttempts: 0, clientHosts: [], ...extra };
+  return {
+    name,
+    host: "%",
+    status: "used",
+    reason: "",
+    logins: 0,
+    uncertainLogins: 0,
+    failedAttempts: 0,
+    clientHosts: [],
+    doubts: [],
+    ...extra,
+  };
 }
+
+const ISO = (ms: number) => new Date(ms).toISOString();
 
 Deno.test("parseDuration() reads days, weeks, months of 30 days and years of 365", () => {
   assertEquals(parseDuration("90d"), 90 * DAY);
@@ -22,20 +41,27 @@ Deno.test("parseDuration() reads days, weeks, months of 30 days and years of 365
   }
 });
 
-Deno.test("filterRows() --unused-for keeps the never-seen and the long unused; --failed the dormant under attack", () => {
+Deno.test("filterRows() --unused-for keeps the rows not used; --failed those tried", () => {
   const now = Date.UTC(2026, 10, 25);
   const rows = [
-    row("never"),
-    row("old", { lastSeen: now - 100 * DAY, logins: 3 }),
+    row("never", { status: "never-seen" }),
+    row("old", { status: "unused", lastSeen: now - 100 * DAY, logins: 3 }),
     row("recent", { lastSeen: now - 10 * DAY, logins: 9 }),
-    row("tried", { lastSeen: now - 100 * DAY, failedAttempts: 2, lastFailed: now - DAY }),
-    row("tried-long-ago", { failedAttempts: 1, lastFailed: now - 200 * DAY }),
+    row("doubt", { status: "unknown" }),
+    row("tried", { status: "unused", failedAttempts: 2, lastFailed: now - DAY }),
+    row("tried-long-ago", { status: "never-seen", failedAttempts: 1, lastFailed: now - 200 * DAY }),
     row("used-and-tried", { lastSeen: now - DAY, failedAttempts: 5, lastFailed: now - DAY }),
   ];
   const names = (f: Parameters<typeof filterRows>[1]) => filterRows(rows, f).map((r) => r.name);
-  assertEquals(names({ now, unusedForMs: 90 * DAY }), ["never", "old", "tried", "tried-long-ago"]);
-  assertEquals(names({ now, unusedForMs: 90 * DAY, failed: true }), ["tried"]);
-  assertEquals(names({ now, failed: true }), ["tried-long-ago"]);
+  assertEquals(names({ now, periodMs: 90 * DAY }), [
+    "never",
+    "old",
+    "doubt",
+    "tried",
+    "tried-long-ago",
+  ]);
+  assertEquals(names({ now, periodMs: 90 * DAY, failed: true }), ["tried"]);
+  assertEquals(names({ now, failed: true }), ["tried", "tried-long-ago"]);
   assertEquals(names({ now }), rows.map((r) => r.name));
 });
 
@@ -50,16 +76,21 @@ Deno.test("sortRows() by last_seen (never first), name, logins", () => {
   assertEquals(sortRows(rows, "logins").map((r) => r.name), ["a", "c", "b"]);
 });
 
-Deno.test("buildReport() attributes logins, failures and proxy logins to defined accounts", () => {
-  const report = buildReport(
-    [
+const WATCHED = [{ serverHost: "vm", firstEvent: 0, firstRun: 0 }];
+const OFF = { mode: "off" as const, addresses: new Map<string, string[]>() };
+
+Deno.test("buildReport() gives logins, failures and proxy logins to defined accounts; the rest is unmatched", () => {
+  const report = buildReport({
+    observed: [
       { user: "app", host: "10.1.2.3", logins: 2, lastLogin: 100, failed: 1, lastFailed: 50 },
       { user: "app", host: "10.9.9.9", logins: 1, lastLogin: 300, failed: 0 },
       { user: "app", host: "192.168.0.1", logins: 4, lastLogin: 200, failed: 0 },
       { user: "mallory", host: "10.1.2.3", logins: 0, failed: 7, lastFailed: 400 },
       { user: "plug", host: "localhost", logins: 1, lastLogin: 500, failed: 0 },
+      { user: "", host: "10.1.2.3", logins: 0, failed: 3, lastFailed: 450 },
+      { user: "gone", host: "10.1.2.3", logins: 5, lastLogin: 420, failed: 0 },
     ],
-    [{
+    proxies: [{
       user: "plug",
       host: "localhost",
       proxiedUser: "plug_dest",
@@ -67,48 +98,229 @@ Deno.test("buildReport() attributes logins, failures and proxy logins to defined
       logins: 1,
       lastLogin: 500,
     }],
-    [
+    defined: [
       { user: "app", host: "10.%" },
       { user: "app", host: "%" },
       { user: "plug", host: "%" },
       { user: "plug_dest", host: "%" },
       { user: "idle", host: "localhost" },
-    ],
-  );
+      { user: "", host: "%" },
+    ].filter((a) => a.user !== ""),
+    resolution: OFF,
+    watched: WATCHED,
+    losses: [],
+    now: 1000,
+    time: String,
+  });
   const by = new Map(report.rows.map((r) => [`${r.name}@${r.host}`, r]));
   assertEquals(by.get("app@10.%"), {
     name: "app",
     host: "10.%",
+    status: "used",
+    reason: "last login 300",
     logins: 3,
     lastSeen: 300,
+    uncertainLogins: 0,
     failedAttempts: 1,
     lastFailed: 50,
     clientHosts: ["10.1.2.3", "10.9.9.9"],
+    doubts: [],
   });
   assertEquals([by.get("app@%")?.logins, by.get("app@%")?.lastSeen], [4, 200]);
   assertEquals([by.get("plug@%")?.logins, by.get("plug_dest@%")?.logins], [1, 1]);
-  assertEquals(by.get("idle@localhost"), row("idle", { host: "localhost" }));
-  assertEquals(report.unmatched.map((o) => o.user), ["mallory"]);
+  assertEquals([by.get("idle@localhost")?.status, by.get("idle@localhost")?.reason], [
+    "never-seen",
+    "no login since 0",
+  ]);
+  assertEquals(
+    report.unmatched.map((u) => [u.user, u.logins, u.failed, u.why.split(":")[0]]),
+    [
+      ["mallory", 0, 7, "no defined account matches"],
+      ["", 0, 3, "empty user"],
+      ["gone", 5, 0, "no defined account matches"],
+    ],
+  );
 });
 
-Deno.test("formatReport() json and csv carry the documented fields; csv quotes", () => {
-  const rows = [
-    row('a,"b"', { host: "10.%", lastSeen: 0, logins: 2, clientHosts: ["10.0.0.1", "10.0.0.2"] }),
-    row("zoë"),
-  ];
-  const time = (ms: number) => new Date(ms).toISOString();
-  const json = JSON.parse(formatReport(rows, "json", time));
-  assertEquals(Object.keys(json[0]), [...FIELDS]);
-  assertEquals(json[1].last_seen, null);
-  assertEquals(json[0].client_hosts, ["10.0.0.1", "10.0.0.2"]);
-  assertEquals(
-    formatReport(rows, "csv", time),
-    `${
-      FIELDS.join(",")
-    }\n"a,""b""",10.%,1970-01-01T00:00:00.000Z,2,,0,10.0.0.1 10.0.0.2\nzoë,%,,0,,0,\n`,
+Deno.test("buildReport(): a login from localhost that the socket's account or loopback TCP's may have taken is a doubt on both", () => {
+  const input = {
+    observed: [{
+      user: "svc",
+      host: "localhost",
+      logins: 4,
+      lastLogin: 900,
+      failed: 1,
+      lastFailed: 800,
+    }],
+    proxies: [],
+    defined: [{ user: "svc", host: "127.0.0.1" }, { user: "svc", host: "%" }, {
+      user: "",
+      host: "localhost",
+    }],
+    resolution: { mode: "on" as const, addresses: new Map<string, string[]>() },
+    watched: WATCHED,
+    losses: [],
+    now: 1000,
+    periodMs: 500,
+    time: String,
+  };
+  const by = new Map(buildReport(input).rows.map((r) => [`${r.name}@${r.host}`, r]));
+  for (const key of ["svc@127.0.0.1", "@localhost"]) {
+    const r = by.get(key)!;
+    assertEquals(
+      [r.status, r.logins, r.uncertainLogins, r.failedAttempts],
+      ["unknown", 0, 4, 1],
+      key,
+    );
+    assert(/may be this account or/.test(r.reason) && /socket or TCP/.test(r.reason), r.reason);
+  }
+  assertEquals(by.get("svc@%")?.status, "never-seen");
+  // The same server with skip-name-resolve: localhost is the socket, the anonymous account's.
+  const off = new Map(
+    buildReport({ ...input, resolution: OFF }).rows.map((r) => [`${r.name}@${r.host}`, r]),
   );
-  const table = formatReport(rows, "table", time).split("\n");
-  assertEquals(table[0].indexOf("LAST SEEN"), table[2].indexOf("never"));
+  assertEquals([off.get("@localhost")?.status, off.get("@localhost")?.logins], ["used", 4]);
+  assertEquals(off.get("svc@127.0.0.1")?.status, "never-seen");
+});
+
+Deno.test("buildReport(): the report's own login is a doubt, never the evidence of use", () => {
+  const base = {
+    proxies: [],
+    defined: [{ user: "root", host: "localhost" }, { user: "ops", host: "%" }],
+    resolution: OFF,
+    watched: WATCHED,
+    losses: [],
+    now: 1000,
+    periodMs: 500,
+    time: String,
+    self: {
+      account: { user: "root", host: "localhost" },
+      client: { user: "root", host: "localhost" },
+    },
+  };
+  // Only the report's own user@host logged in: unknown, not used; nor never-seen.
+  let root = buildReport({
+    ...base,
+    observed: [{ user: "root", host: "localhost", logins: 9, lastLogin: 990, failed: 0 }],
+  }).rows[0];
+  assertEquals([root.status, root.logins, root.uncertainLogins], ["unknown", 0, 9]);
+  assert(/report itself/.test(root.reason), root.reason);
+  root = buildReport({ ...base, observed: [] }).rows[0];
+  assertEquals(root.status, "unknown");
+  // A login of root@localhost from elsewhere is evidence.
+  root = buildReport({
+    ...base,
+    self: { ...base.self, client: { user: "root", host: "127.0.0.1" } },
+    observed: [{ user: "root", host: "localhost", logins: 1, lastLogin: 990, failed: 0 }],
+  }).rows[0];
+  assertEquals(root.status, "used");
+  // The report's user@host may also be another account: a doubt on both, as any other.
+  const both = buildReport({
+    ...base,
+    defined: [{ user: "svc", host: "127.0.0.1" }, { user: "", host: "localhost" }],
+    self: {
+      account: { user: "svc", host: "127.0.0.1" },
+      client: { user: "svc", host: "localhost" },
+    },
+    resolution: { mode: "on", addresses: new Map() },
+    observed: [{ user: "svc", host: "localhost", logins: 2, lastLogin: 990, failed: 0 }],
+  });
+  assertEquals(both.rows.map((r) => [r.name, r.status, r.uncertainLogins]), [
+    ["svc", "unknown", 2],
+    ["", "unknown", 2],
+  ]);
+});
+
+Deno.test("formatReport() json is an object with metadata, accounts and unmatched; csv quotes", () => {
+  const report = {
+    rows: [
+      row('a,"b"', { host: "10.%", lastSeen: 0, logins: 2, clientHosts: ["10.0.0.1", "10.0.0.2"] }),
+      row("zoë", { status: "never-seen", reason: "no login since 1970-01-01T00:00:00.000Z" }),
+    ],
+    unmatched: [{
+      user: "",
+      host: "10.0.0.9",
+      logins: 0,
+      failed: 3,
+      lastFailed: 5,
+      why: "empty user",
+    }],
+    watchedSince: 0,
+  };
+  const meta = {
+    now: 86_400_000,
+    period: { text: "1d", ms: 86_400_000 },
+    accountsFrom: "server" as const,
+    connectedAs: { user: "root", host: "localhost" },
+    nameResolution: "on" as const,
+  };
+  const json = JSON.parse(formatReport(report, meta, "json", ISO));
+  assertEquals(Object.keys(json), [
+    "now",
+    "period",
+    "period_start",
+    "watched_since",
+    "accounts_from",
+    "connected_as",
+    "name_resolution",
+    "accounts",
+    "unmatched",
+  ]);
+  assertEquals([json.period, json.period_start, json.connected_as], [
+    "1d",
+    "1970-01-01T00:00:00.000Z",
+    { name: "root", host: "localhost" },
+  ]);
+  assertEquals(Object.keys(json.accounts[0]), [...FIELDS]);
+  assertEquals([json.accounts[1].last_seen, json.accounts[1].status], [null, "never-seen"]);
+  assertEquals(json.unmatched[0].failed_attempts, 3);
+  const csv = formatReport(report, meta, "csv", ISO).split("\n");
+  assertEquals(csv[0], FIELDS.join(","));
+  assertEquals(
+    csv[1],
+    `"a,""b""",10.%,used,,1970-01-01T00:00:00.000Z,2,0,,,0,10.0.0.1 10.0.0.2,1970-01-01T00:00:00.000Z`,
+  );
+  assertEquals(csv[3].split(",").slice(0, 3), ["", "10.0.0.9", "unmatched"]);
+  const table = formatReport(report, meta, "table", ISO).split("\n");
+  assert(table[0].includes("connected as 'root'@'localhost'"), table[0]);
+  const column = table[2].indexOf("LAST SEEN");
+  assertEquals(table[4].indexOf("never ", column), column);
+  assert(table.some((l) => l.startsWith("Logged user@host that no defined account takes")));
+});
+
+Deno.test("formatSql() locks unused and never-seen rows only, never mariadb.sys nor the report's own account", () => {
+  const rows = [
+    row("idle", { status: "never-seen", reason: "no login" }),
+    row("old", { status: "unused", reason: "last login long ago" }),
+    row("app", { status: "used" }),
+    row("doubt", { status: "unknown" }),
+    row("mariadb.sys", { host: "localhost", status: "never-seen" }),
+    row("root", { host: "localhost", status: "never-seen" }),
+    row("q`x", { host: "h'\\%", status: "never-seen", reason: "line\nbreak" }),
+    row("", { host: "localhost", status: "never-seen" }),
+    row("named", { host: "db1.example.com", status: "never-seen" }),
+  ];
+  const meta = (nameResolution: "on" | "off") => ({
+    now: 0,
+    accountsFrom: "server" as const,
+    connectedAs: { user: "root", host: "localhost" },
+    nameResolution,
+  });
+  const plan = formatSql({ rows, unmatched: [] }, meta("on"), ISO);
+  const statements = plan.split("\n").filter((l) => !l.startsWith("--") && l !== "");
+  assertEquals(statements, [
+    "ALTER USER `idle`@`%` ACCOUNT LOCK;",
+    "ALTER USER `old`@`%` ACCOUNT LOCK;",
+    "ALTER USER `q``x`@`h'\\%` ACCOUNT LOCK;",
+    "ALTER USER ''@`localhost` ACCOUNT LOCK;",
+    "ALTER USER `named`@`db1.example.com` ACCOUNT LOCK;",
+  ]);
+  assert(plan.includes("-- DROP USER `idle`@`%`;"), plan);
+  assert(plan.includes("line\\u000abreak"), plan);
+  const off = formatSql({ rows, unmatched: [] }, meta("off"), ISO);
+  assert(!off.includes("ALTER USER `named`"), off);
+  assert(/Not locked: 'named'@'db1.example.com': the server runs with skip-name-resolve/.test(off));
+  assertEquals(sqlAccountName({ user: "a`b", host: "%" }), "`a``b`@`%`");
 });
 
 /** A database as the old tool and a few runs of ours leave it. */
@@ -138,31 +350,45 @@ Deno.test("report: reads only, hides the watermark row, keeps the old tool's las
     const before = await Deno.readFile(db);
     const r = await runCli(["--config", config, "report", "--format", "json", "--sort", "name"]);
     assertEquals([r.code, r.stderr], [0, ""]);
-    assertEquals(JSON.parse(r.stdout), [
+    const doc = JSON.parse(r.stdout);
+    // Watched since the first event the run read (the log above), not the old tool's rows.
+    assertEquals(doc.watched_since, "2026-11-25T10:00:00+01:00");
+    assertEquals(doc.unmatched, []);
+    assertEquals(doc.accounts.map((a: Record<string, unknown>) => ({ ...a, reason: undefined })), [
       {
         name: "legacy",
         host: "10.0.0.5",
+        status: "used",
+        reason: undefined,
         last_seen: "2025-01-02T03:04:05+01:00",
         logins: 0,
+        uncertain_logins: 0,
+        last_uncertain_login: null,
         last_failed: "2026-11-25T10:00:01+01:00",
         failed_attempts: 1,
         client_hosts: ["10.0.0.5"],
+        watched_since: "2026-11-25T10:00:00+01:00",
       },
       {
         name: "mysql",
         host: "localhost",
+        status: "used",
+        reason: undefined,
         last_seen: "2026-11-25T10:00:00+01:00",
         logins: 1,
+        uncertain_logins: 0,
+        last_uncertain_login: null,
         last_failed: null,
         failed_attempts: 0,
         client_hosts: ["localhost"],
+        watched_since: "2026-11-25T10:00:00+01:00",
       },
     ]);
     assertEquals(await Deno.readFile(db), before);
   });
 });
 
-Deno.test("report: mistakes are one line with exit 2; a missing database exit 1", async () => {
+Deno.test("report: mistakes are one line with exit 2; before any run exit 6", async () => {
   await withTempDir(async (dir) => {
     const config = await writeConfig(dir, { AuditLogPath: dir });
     const cases: [string[], number, RegExp][] = [
@@ -172,7 +398,7 @@ Deno.test("report: mistakes are one line with exit 2; a missing database exit 1"
       [["--now", "yesterday"], 2, /Invalid --now \\"yesterday\\"/],
       [["--accounts", "x", "--accounts-from-server"], 2, /not both/],
       [["--accounts", join(dir, "nope.tsv")], 2, /Account list cannot be read.*file=\S+nope\.tsv/],
-      [[], 1, /Database not found.*file=\S+audit\.sqlite/],
+      [[], 6, /No run has completed yet: the database does not exist.*file=\S+audit\.sqlite/],
     ];
     for (const [args, code, pattern] of cases) {
       const r = await runCli(["--config", config, "report", ...args]);
@@ -180,5 +406,74 @@ Deno.test("report: mistakes are one line with exit 2; a missing database exit 1"
       assertEquals(r.stderr.trim().split("\n").length, 1, r.stderr);
       assert(pattern.test(r.stderr), `${args}: ${r.stderr}`);
     }
+  });
+});
+
+/** Runs the report as JSON and checks it is one stderr line saying no run has completed. */
+async function assertNoRunYet(config: string, why: RegExp): Promise<void> {
+  const r = await runCli(["--config", config, "report", "--format", "json"]);
+  assertEquals([r.code, r.stdout], [6, ""], r.stderr);
+  const lines = r.stderr.trim().split("\n");
+  assertEquals(lines.length, 1, r.stderr);
+  assert(/level=ERROR msg="No run has completed yet: /.test(lines[0]), r.stderr);
+  assert(why.test(lines[0]) && /file=\S+audit\.sqlite$/.test(lines[0]), r.stderr);
+}
+
+Deno.test("report: an empty database file (a run initialises it) is no run yet, exit 6", async () => {
+  await withTempDir(async (dir) => {
+    const config = await writeConfig(dir, { AuditLogPath: dir });
+    await Deno.writeFile(join(dir, "audit.sqlite"), new Uint8Array(0));
+    await assertNoRunYet(config, /has no tables/);
+  });
+});
+
+Deno.test("report: a database directory that does not exist is named, exit 1", async () => {
+  await withTempDir(async (dir) => {
+    const missing = join(dir, "nope");
+    const config = await writeConfig(dir, {
+      AuditLogPath: dir,
+      SqlitePath: join(missing, "audit.sqlite"),
+    });
+    const r = await runCli(["--config", config, "report"]);
+    assertEquals(r.code, 1, r.stderr);
+    assertEquals(r.stderr.trim().split("\n").length, 1, r.stderr);
+    assert(r.stderr.includes(`Database directory \\"${missing}\\" does not exist`), r.stderr);
+  });
+});
+
+Deno.test("report: while a first run holds its transaction (as a run begins it), exit 6", async () => {
+  await withTempDir(async (dir) => {
+    const config = await writeConfig(dir, { AuditLogPath: dir });
+    const times = { layout: compileLayout("2006-01-02 15:04:05-07:00"), zone: loadZone("UTC") };
+    const store = openStore(join(dir, "audit.sqlite"), { lockTimeoutMs: 0, times });
+    try {
+      beginRun(store);
+      await assertNoRunYet(config, /has no tables/);
+    } finally {
+      rollbackRun(store);
+      store.db.close();
+    }
+  });
+});
+
+Deno.test("report: during a real first run, stopped inside its transaction, exit 6; after it, the report", async () => {
+  await withTempDir(async (dir) => {
+    const logs = join(dir, "logs");
+    await Deno.mkdir(logs);
+    await writeBigLog(join(logs, "server_audit.log"));
+    const config = await writeConfig(dir, { AuditLogPath: logs });
+    const db = join(dir, "audit.sqlite");
+    const run = await whileRunStopped({ config, db }, async () => {
+      await assertNoRunYet(config, /has no tables \(a first run may be under way\)/);
+    });
+    assertEquals([run.code, run.stderr], [0, ""]);
+    const r = await runCli(["--config", config, "report", "--format", "json"]);
+    assertEquals([r.code, r.stderr], [0, ""]);
+    // The ledger: writeBigLog() writes one login, app from 10.0.0.1 at 10:00:00 Zurich time.
+    const accounts = (JSON.parse(r.stdout) as { accounts: Record<string, unknown>[] }).accounts;
+    assertEquals(
+      accounts.map((a) => [a.name, a.host, a.status, a.last_seen, a.logins, a.failed_attempts]),
+      [["app", "10.0.0.1", "used", "2026-11-25T10:00:00+01:00", 1, 0]],
+    );
   });
 });

@@ -2,6 +2,7 @@ import { deepStrictEqual as assertEquals, ok as assert } from "node:assert";
 import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { databaseFiles, discoverFiles } from "../lib/input/discover.ts";
+import { SCHEMA_VERSION } from "../lib/store/schema.ts";
 import {
   activity,
   copyAuditFiles,
@@ -205,11 +206,11 @@ Deno.test("run: an old tool's database is upgraded in place without losing a row
       "keeps the later instant",
     );
     assertEquals(rows.get("bob@127.0.0.1"), "2026-11-24 23:52:28+01:00");
-    assertEquals(await sqlite3(dbPath, "PRAGMA user_version;"), [["1"]]);
+    assertEquals(await sqlite3(dbPath, "PRAGMA user_version;"), [[String(SCHEMA_VERSION)]]);
   });
 });
 
-Deno.test("run: the watermark row is the newest file's mtime, truncated to the second; older files are not opened", async () => {
+Deno.test("run: the watermark row is the newest file's mtime, truncated to the second; unchanged files are not read", async () => {
   await withTempDir(async (dir) => {
     const end = Date.parse("2026-11-25T10:00:00.900Z");
     await copyAuditFiles("mariadb-10.11", FILES_10_11, dir, end);
@@ -229,7 +230,7 @@ Deno.test("run: the watermark row is the newest file's mtime, truncated to the s
     assertEquals((await runCli(["--config", config])).code, 0);
     const lastRun = "SELECT files_read, bytes_read FROM runs ORDER BY started_ms DESC LIMIT 1;";
     assertEquals(await sqlite3(db, lastRun), [["0", "0"]], "nothing read: no file is newer");
-    // The same second, a little later: still after the watermark, so read (its new bytes only).
+    // An append in the same second: read (its new bytes only).
     await Deno.writeTextFile(
       join(dir, "server_audit.log"),
       "20261124 23:59:00,vm,late,127.0.0.1,99,0,CONNECT,,,0\n",

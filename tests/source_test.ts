@@ -84,11 +84,15 @@ Deno.test("run: a line over 1 MiB is skipped and counted, the lines around it ar
 Deno.test("run: files whose first line is over 1 MiB (plain and gzip) are read; that line is skipped and counted", async () => {
   await withTempDir(async (dir) => {
     await Deno.mkdir(join(dir, "logs"));
-    const huge = `20261125 09:00:00,vm,a,b,localhost,5,7,QUERY,sales,2024,'SELECT \\'${
-      ",9,0,CONNECT,".repeat(90_000)
-    }\\'',0\n`;
-    const rotated = huge + "20261125 09:00:01,vm,a,b,localhost,6,0,CONNECT,sales,2024,,0\n";
-    const live = huge + "20261125 10:00:02,vm,after,127.0.0.1,8,0,FAILED_CONNECT,,,1045\n";
+    // Each file's first line is its own event (its own time and query id), as the plugin writes.
+    const huge = (time: string, queryId: number) =>
+      `20261125 ${time},vm,a,b,localhost,5,${queryId},QUERY,sales,2024,'SELECT \\'${
+        ",9,0,CONNECT,".repeat(90_000)
+      }\\'',0\n`;
+    const rotated = huge("09:00:00", 7) +
+      "20261125 09:00:01,vm,a,b,localhost,6,0,CONNECT,sales,2024,,0\n";
+    const live = huge("10:00:00", 9) +
+      "20261125 10:00:02,vm,after,127.0.0.1,8,0,FAILED_CONNECT,,,1045\n";
     await Deno.writeFile(join(dir, "logs", "server_audit.log.1.gz"), gzipSync(rotated));
     await Deno.writeTextFile(join(dir, "logs", "server_audit.log"), live);
     const config = await writeConfig(dir, { AuditLogPath: join(dir, "logs") });

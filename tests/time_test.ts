@@ -1,7 +1,14 @@
 import { deepStrictEqual as assertEquals, throws as assertThrows } from "node:assert";
-import { compileLayout, formatWall, LayoutError, parseWall } from "../lib/time/layout.ts";
+import {
+  compileLayout,
+  formatWall,
+  LayoutError,
+  parseWall,
+  type WallTime,
+} from "../lib/time/layout.ts";
 import { clockInstant, createLogClock } from "../lib/time/clock.ts";
 import { formatInstant, loadZone, wallToInstant, ZoneError } from "../lib/time/zone.ts";
+import { checkZone } from "../lib/time/zone_check.ts";
 
 const wall = (y: number, mo: number, d: number, h: number, mi: number, s = 0) => ({
   year: y,
@@ -129,4 +136,66 @@ Deno.test("formatInstant() around DST: the later wall text can be the earlier in
   const second = formatInstant(layout, zurich, Date.parse("2024-10-27T02:10:00+01:00"));
   assertEquals([first, second], ["2024-10-27 02:50:00+02:00", "2024-10-27 02:10:00+01:00"]);
   assertEquals(first > second, true); // as text; yet `second` is 20 minutes later.
+});
+
+/** A wall time as a server in `offset` (`+05:30`) wrote it at `iso`: the test's own arithmetic. */
+function writtenIn(iso: string, offset: string) {
+  const sign = offset[0] === "-" ? -1 : 1;
+  const [h, m] = offset.slice(1).split(":").map(Number);
+  const d = new Date(Date.parse(iso) + sign * (h * 60 + m) * 60_000);
+  return wall(
+    d.getUTCFullYear(),
+    d.getUTCMonth() + 1,
+    d.getUTCDate(),
+    d.getUTCHours(),
+    d.getUTCMinutes(),
+    d.getUTCSeconds(),
+  );
+}
+
+Deno.test("checkZone() names the machine's zone when it fits and the configured one is a zone off", () => {
+  const zurich = loadZone("Europe/Zurich");
+  // A server on UTC wrote its last line at 10:00:00Z; the write set the mtime a second later.
+  const evidence = {
+    wall: writtenIn("2026-11-25T10:00:00Z", "+00:00"),
+    mtimeMs: Date.parse("2026-11-25T10:00:01Z"),
+  };
+  assertEquals(checkZone(evidence, { configured: zurich, machine: () => loadZone("UTC") }), {
+    configuredOffsetSeconds: 3600,
+    fittingOffsetSeconds: 0,
+    fits: "UTC",
+  });
+  // A machine whose zone does not fit either says nothing: an mtime is weak evidence.
+  assertEquals(
+    checkZone(evidence, { configured: zurich, machine: () => loadZone("Asia/Tokyo") }),
+    undefined,
+  );
+  let asked = false;
+  const machine = () => (asked = true, loadZone("UTC"));
+  assertEquals(checkZone(evidence, { configured: loadZone("UTC"), machine }), undefined);
+  assertEquals(asked, false);
+});
+
+Deno.test("checkZone() says nothing when the zone fits within the tolerance, or nothing explains the mtime", () => {
+  const zurich = loadZone("Europe/Zurich");
+  const zones = { configured: zurich, machine: () => loadZone("UTC") };
+  const at = "2026-11-25T09:00:00Z";
+  const line = writtenIn(at, "+01:00");
+  const check = (mtimeIso: string, w: WallTime = line) =>
+    checkZone({ wall: w, mtimeMs: Date.parse(mtimeIso) }, zones);
+  assertEquals(check("2026-11-25T09:00:00Z"), undefined);
+  assertEquals(check("2026-11-25T09:01:59Z"), undefined); // a busy server: written 119 s before
+  // 125 s before, or 3 s after the write: no zone puts the line at the mtime, so no verdict.
+  assertEquals(check("2026-11-25T09:02:05Z"), undefined);
+  assertEquals(check("2026-11-25T08:59:57Z"), undefined);
+  // A file copied three days later (no cp -p): its mtime says nothing.
+  assertEquals(check("2026-11-28T13:07:41Z"), undefined);
+  // The line carries its own offset: TimeLocation is not used for it.
+  assertEquals(check("2026-11-25T10:00:00Z", { ...line, offsetSeconds: 3600 }), undefined);
+  // The autumn overlap: 02:30 happens twice in Zurich; the second pass (CET) fits.
+  assertEquals(check("2026-10-25T01:30:01Z", wall(2026, 10, 25, 2, 30)), undefined);
+  // The machine's zone (UTC) is an hour off Zurich: "10:00" written at 10:00:01Z is found;
+  // written at 08:00:01Z, only an offset no zone here has (+02:00) fits, so nothing is said.
+  assertEquals(check("2026-11-25T10:00:01Z")?.fits, "UTC");
+  assertEquals(check("2026-11-25T08:00:01Z"), undefined);
 });

@@ -7,7 +7,7 @@
  */
 
 import { basename, dirname, join, resolve } from "node:path";
-import { describeFileError } from "./file.ts";
+import { describeFileError, type FileProblem, fileProblem } from "./file.ts";
 
 /** A file that may hold audit lines, as it was when listed. */
 export interface Candidate {
@@ -23,11 +23,14 @@ export interface Candidate {
 export class DiscoveryError extends Error {
   /** The path at fault. */
   path: string;
+  /** What kind of problem it was: `"not found"` when `AuditLogPath` does not exist. */
+  problem: FileProblem;
   /** Creates the error. */
   constructor(path: string, message: string, cause?: unknown) {
     super(message, { cause });
     this.name = "DiscoveryError";
     this.path = path;
+    this.problem = fileProblem(cause);
   }
 }
 
@@ -99,6 +102,62 @@ export function isRotationOf(name: string, base: string): boolean {
   return name === base || name.startsWith(base + ".") || name.startsWith(base + "-");
 }
 
+/**
+ * The name a file has while it is written: its own name without a rotation
+ * suffix (`.3`, `.03.gz`, `.gz`, `-20241014`, `-2024-10-14.gz`). Files with
+ * the same base in one directory are one chain of rotations.
+ *
+ * @example
+ * ```ts
+ * rotationBase("server_audit.log.2.gz"); // "server_audit.log"
+ * rotationBase("server_audit.log-20241014"); // "server_audit.log"
+ * ```
+ */
+export function rotationBase(name: string): string {
+  return name.replace(/\.gz$/, "").replace(/(\.\d{1,4}|-\d{4}-?\d\d-?\d\d(\d\d)?)$/, "");
+}
+
+/**
+ * The chain of rotations a file belongs to: its directory and
+ * {@link rotationBase}.
+ *
+ * @example
+ * ```ts
+ * chainOf("/var/lib/mysql/server_audit.log.1") === chainOf("/var/lib/mysql/server_audit.log"); // true
+ * ```
+ */
+export function chainOf(path: string): string {
+  // String operations, not node:path: a run calls this for every file listed.
+  const slash = path.lastIndexOf("/") + 1;
+  return path.slice(0, slash) + rotationBase(path.slice(slash));
+}
+
+/**
+ * Whether a listing with these options would look at `path` (whether the file
+ * is there or not): a file that was read before and is no longer listed has
+ * vanished only if it is in scope.
+ *
+ * @example
+ * ```ts
+ * const options = { path: "/var/lib/mysql", name: "server_audit.log", recursive: false, exclude: [] };
+ * inScope(options, "/var/lib/mysql/server_audit.log.1"); // true
+ * inScope(options, "/var/log/mysql/server_audit.log"); // false
+ * ```
+ */
+export function inScope(options: DiscoverOptions, path: string): boolean {
+  const target = resolve(path);
+  if (GLOB.test(options.path)) {
+    const want = resolve(options.path).split("/");
+    const got = target.split("/");
+    return want.length === got.length && want.every((w, i) => globSegment(w).test(got[i]));
+  }
+  const root = resolve(options.path);
+  if (target === root) return true;
+  if (!target.startsWith(root + "/")) return false;
+  if (!options.recursive && dirname(target) !== root) return false;
+  return !options.name || isRotationOf(basename(target), options.name);
+}
+
 async function statCandidate(path: string): Promise<Candidate | undefined> {
   const info = await Deno.stat(path);
   if (!info.isFile) return undefined;
@@ -137,8 +196,10 @@ async function* expandGlob(pattern: string): AsyncGenerator<string> {
     let entries: Deno.DirEntry[];
     try {
       entries = await Array.fromAsync(Deno.readDir(dir));
-    } catch {
-      return;
+    } catch (e) {
+      // The fixed directory a pattern starts from must exist; those it matches may go.
+      if (segments.slice(0, i).some((s) => GLOB.test(s))) return;
+      throw new DiscoveryError(pattern, `AuditLogPath ${missing(e)}`, e);
     }
     for (const e of entries.sort((a, b) => a.name.localeCompare(b.name))) {
       if (re.test(e.name) && (i === segments.length - 1 || e.isDirectory)) {
@@ -149,22 +210,38 @@ async function* expandGlob(pattern: string): AsyncGenerator<string> {
   yield* step("/", 0);
 }
 
+/** What the problem with `AuditLogPath` itself is, in words. */
+function missing(e: unknown): string {
+  return fileProblem(e) === "not found"
+    ? "does not exist"
+    : `cannot be read: ${describeFileError(e)}`;
+}
+
 /**
- * Orders candidates oldest first: by modification time, then higher rotation
- * number first, then by name.
+ * Orders candidates oldest first, by their names only: chain by chain, and
+ * within a chain of rotations as the names say (`x.log.2`, `x.log.1`, then
+ * `x.log`, the file being written; date suffixes in date order).
+ * Modification times play no part: a clock stepped back or `cp -p` does not
+ * reorder a log.
  *
  * @example
  * ```ts
  * const c = (path: string, mtimeMs: number) => ({ path, size: 1, mtimeMs, dev: 1, ino: 1 });
- * sortOldestFirst([c("a.log", 5), c("a.log.1", 5)]).map((f) => f.path); // ["a.log.1", "a.log"]
+ * sortOldestFirst([c("a.log", 5), c("a.log.1", 9)]).map((f) => f.path); // ["a.log.1", "a.log"]
  * ```
  */
 export function sortOldestFirst(files: Candidate[]): Candidate[] {
-  return files.sort((a, b) =>
-    a.mtimeMs - b.mtimeMs ||
-    rotationNumber(basename(b.path)) - rotationNumber(basename(a.path)) ||
-    a.path.localeCompare(b.path)
-  );
+  const key = (f: Candidate) => {
+    const name = basename(f.path);
+    return { chain: chainOf(f.path), live: name === rotationBase(name) ? 1 : 0, name };
+  };
+  const keys = new Map(files.map((f) => [f, key(f)]));
+  return files.sort((a, b) => {
+    const ka = keys.get(a)!, kb = keys.get(b)!;
+    return (ka.chain < kb.chain ? -1 : ka.chain > kb.chain ? 1 : 0) || ka.live - kb.live ||
+      rotationNumber(kb.name) - rotationNumber(ka.name) ||
+      (ka.name < kb.name ? -1 : ka.name > kb.name ? 1 : 0);
+  });
 }
 
 /**
@@ -191,7 +268,7 @@ export async function discoverFiles(
     try {
       info = await Deno.stat(options.path);
     } catch (e) {
-      throw new DiscoveryError(options.path, `AuditLogPath is ${describeFileError(e)}`, e);
+      throw new DiscoveryError(options.path, `AuditLogPath ${missing(e)}`, e);
     }
     if (info.isDirectory) {
       try {

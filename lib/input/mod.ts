@@ -4,6 +4,7 @@
  *
  * - `discover.ts`: the files `AuditLogPath` names, oldest first;
  * - `head.ts`: a file's identity (its fingerprint) and the start of its content;
+ * - `tail.ts`: a file's last line and its mtime (the time-zone check);
  * - `source.ts`: complete lines of a range of a file, streamed in blocks, and
  *   cutting a file into ranges;
  * - `file.ts`: opening and streaming plain and gzip bytes, and
@@ -20,3 +21,4 @@ export * from "./discover.ts";
 export * from "./file.ts";
 export * from "./head.ts";
 export * from "./source.ts";
+export * from "./tail.ts";

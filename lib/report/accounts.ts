@@ -1,9 +1,10 @@
 /**
- * The accounts MariaDB defines, and which of them it chose for a login.
+ * The accounts MariaDB defines, and which of them it chooses for a client.
  *
  * The audit log records the client's actual host (`app@10.1.2.3`); MariaDB
  * authenticated one account, a pattern (`app@'10.1.%'`). This module redoes
- * MariaDB's choice (`sql_acl.cc`, `find_user_or_anon`, `get_magic_sort`):
+ * MariaDB's choice (`sql_acl.cc`, `find_user_or_anon`, `get_magic_sort`,
+ * `compare_hostname`) for a client whose host name and IP are known:
  *
  * - accounts of the same user name are tried most specific host first: an
  *   exact host or an `ip/netmask` before patterns, fewer and later wildcards
@@ -12,13 +13,14 @@
  * - an anonymous account (`''@host`) wins only when its host is strictly more
  *   specific than the named account found (the classic `''@localhost` that
  *   shadows `app@'%'` for socket logins);
- * - hosts match with `%` and `_` wildcards (`\` escapes), case-insensitively;
+ * - a host pattern matches when it matches the client's name
+ *   (case-insensitively) or its IP, with `%` and `_` wildcards (`\` escapes);
  *   `a.b.c.d/m.m.m.m` matches IPv4 addresses in that network; an empty host
- *   is `%`;
- * - a logged host that is an IP address is matched as the client's IP (as
- *   with `--skip-name-resolve`); any other (`localhost` for socket logins, or
- *   a resolved name) as its host name, so IP and netmask patterns cannot
- *   match it.
+ *   is `%`. A socket client has a name (`localhost`) and no IP; with
+ *   `skip-name-resolve`, or when its address does not resolve, a TCP client
+ *   has an IP and no name.
+ *
+ * Which clients a logged host can stand for is `candidates.ts`' concern.
  *
  * @module
  */
@@ -72,7 +74,15 @@ export function parseAccountList(text: string, source: string): Account[] {
   return out;
 }
 
-function unescapeBatch(field: string): string {
+/**
+ * Undoes the escapes of the client's batch mode (`\t`, `\n`, `\0`, `\\`).
+ *
+ * @example
+ * ```ts
+ * unescapeBatch("a\\tb"); // "a\tb"
+ * ```
+ */
+export function unescapeBatch(field: string): string {
   return field.replace(
     /\\([\\tn0])/g,
     (_, c) => ({ t: "\t", n: "\n", "0": "\0" })[c as string] ?? c,
@@ -113,8 +123,16 @@ export function hostGenerality(pattern: string): number {
   return l > m ? (((l * 2 + 1) * d + k) * d + m) * d + p : ((m * 2 * d + l) * d + k) * d + p;
 }
 
-/** An IPv4 address as an unsigned 32-bit number, or `undefined`. */
-function ipv4(text: string): number | undefined {
+/**
+ * An IPv4 address as an unsigned 32-bit number, or `undefined`.
+ *
+ * @example
+ * ```ts
+ * ipv4("10.0.0.1"); // 167772161
+ * ipv4("localhost"); // undefined
+ * ```
+ */
+export function ipv4(text: string): number | undefined {
   const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(text);
   if (!m) return undefined;
   const parts = m.slice(1).map(Number);
@@ -122,13 +140,48 @@ function ipv4(text: string): number | undefined {
   return ((parts[0] << 24) | (parts[1] << 16) | (parts[2] << 8) | parts[3]) >>> 0;
 }
 
+/**
+ * Whether a logged host is an IP address (IPv4, or IPv6 as MariaDB prints it),
+ * not a name.
+ *
+ * @example
+ * ```ts
+ * isIpAddress("::1"); // true
+ * isIpAddress("db1.example.com"); // false
+ * ```
+ */
+export function isIpAddress(host: string): boolean {
+  return ipv4(host) !== undefined || (host.includes(":") && /^[0-9a-f:.]+$/i.test(host));
+}
+
+/**
+ * Whether a host pattern is a host name the server must resolve to match
+ * (`hostname_requires_resolving` in `sql_acl.cc`): not `localhost`, no `:`,
+ * `%`, `_` or `/`, and not only digits and dots. With `skip-name-resolve`
+ * MariaDB ignores such accounts ("ignored in --skip-name-resolve mode"): no
+ * login can use them, and `ALTER USER` fails with error 1396.
+ *
+ * @example
+ * ```ts
+ * hostRequiresResolving("db1.example.com"); // true
+ * hostRequiresResolving("10.0.0.%"); // false
+ * ```
+ */
+export function hostRequiresResolving(host: string): boolean {
+  if (host.toLowerCase() === "localhost") return false;
+  if (/[:%_/]/.test(host)) return false;
+  return !/^[0-9.]*$/.test(host);
+}
+
 /** An account prepared for matching. */
-interface Candidate {
+export interface Candidate {
   account: Account;
   /** `generality * 2 + (anonymous ? 1 : 0)`: smaller is tried first. */
   rank: number;
   netmask?: { net: number; mask: number };
-  pattern: RegExp;
+  /** The pattern against a name (case-insensitive) and against an IP (case-sensitive). */
+  name: RegExp;
+  ip: RegExp;
 }
 
 function compile(account: Account): Candidate {
@@ -147,7 +200,8 @@ function compile(account: Account): Candidate {
   const candidate: Candidate = {
     account,
     rank: hostGenerality(host) * 2 + (account.user === "" ? 1 : 0),
-    pattern: new RegExp(`^${source}$`, "iu"),
+    name: new RegExp(`^${source}$`, "iu"),
+    ip: new RegExp(`^${source}$`, "u"),
   };
   if (net !== undefined && mask !== undefined) candidate.netmask = { net, mask };
   return candidate;
@@ -163,15 +217,33 @@ function byPreference(a: Candidate, b: Candidate): number {
   return a.account.host < b.account.host ? 1 : a.account.host > b.account.host ? -1 : 0;
 }
 
-/** Whether a candidate's host matches the logged host (`ip`: that host as IPv4, if it is one). */
-function hostMatches(c: Candidate, loggedHost: string, ip: number | undefined): boolean {
+/** A client as the server sees it: its host name (if resolved, or `localhost`) and its IP (TCP). */
+export interface Client {
+  name?: string;
+  ip?: string;
+}
+
+/**
+ * Whether an account's host matches a client, as `compare_hostname` decides.
+ *
+ * @example
+ * ```ts
+ * const [c] = indexAccounts([{ user: "a", host: "10.0.0.0/255.0.0.0" }]).byUser.get("a")!;
+ * hostMatches(c, { ip: "10.1.2.3" }); // true
+ * ```
+ */
+export function hostMatches(c: Candidate, client: Client): boolean {
+  const ip = client.ip === undefined ? undefined : ipv4(client.ip);
   if (c.netmask && ip !== undefined) return ((ip & c.netmask.mask) >>> 0) === c.netmask.net;
-  return c.pattern.test(loggedHost);
+  return (client.name !== undefined && c.name.test(client.name)) ||
+    (client.ip !== undefined && c.ip.test(client.ip));
 }
 
 /** Accounts prepared for repeated matching. */
 export interface AccountIndex {
+  /** Per user name, in MariaDB's order. */
   byUser: Map<string, Candidate[]>;
+  /** The anonymous accounts (`''@host`), in MariaDB's order. */
   anonymous: Candidate[];
 }
 
@@ -197,8 +269,34 @@ export function indexAccounts(accounts: Account[]): AccountIndex {
 }
 
 /**
- * The account MariaDB chooses for `user` logging in from `loggedHost` (the
- * host as the audit log shows it), or `undefined` when none matches.
+ * The account MariaDB chooses for `user` when `matches` tells which
+ * accounts' hosts match the client, or `undefined` when none does.
+ *
+ * @example
+ * ```ts
+ * const index = indexAccounts([{ user: "app", host: "%" }]);
+ * chooseAccount(index, "app", () => true); // { user: "app", host: "%" }
+ * ```
+ */
+export function chooseAccount(
+  index: AccountIndex,
+  user: string,
+  matches: (c: Candidate) => boolean,
+): Account | undefined {
+  let found = index.byUser.get(user)?.find(matches);
+  for (const c of index.anonymous) {
+    if (found && c.rank >= found.rank) break;
+    if (matches(c)) {
+      found = c;
+      break;
+    }
+  }
+  return found?.account;
+}
+
+/**
+ * The account MariaDB chooses for `user` logging in as `client`, or
+ * `undefined` when none matches.
  *
  * @example
  * ```ts
@@ -207,24 +305,15 @@ export function indexAccounts(accounts: Account[]): AccountIndex {
  *   { user: "app", host: "10.0.0.0/255.0.0.0" },
  *   { user: "", host: "localhost" },
  * ]);
- * matchAccount(index, "app", "10.1.2.3"); // { user: "app", host: "10.0.0.0/255.0.0.0" }
- * matchAccount(index, "app", "192.168.1.1"); // { user: "app", host: "%" }
- * matchAccount(index, "app", "localhost"); // { user: "", host: "localhost" }
+ * matchAccount(index, "app", { ip: "10.1.2.3" }); // { user: "app", host: "10.0.0.0/255.0.0.0" }
+ * matchAccount(index, "app", { ip: "192.168.1.1" }); // { user: "app", host: "%" }
+ * matchAccount(index, "app", { name: "localhost" }); // { user: "", host: "localhost" }
  * ```
  */
 export function matchAccount(
   index: AccountIndex,
   user: string,
-  loggedHost: string,
+  client: Client,
 ): Account | undefined {
-  const ip = ipv4(loggedHost);
-  let found = index.byUser.get(user)?.find((c) => hostMatches(c, loggedHost, ip));
-  for (const c of index.anonymous) {
-    if (found && c.rank >= found.rank) break;
-    if (hostMatches(c, loggedHost, ip)) {
-      found = c;
-      break;
-    }
-  }
-  return found?.account;
+  return chooseAccount(index, user, (c) => hostMatches(c, client));
 }

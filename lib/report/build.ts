@@ -1,37 +1,100 @@
 /**
- * Building the unused-accounts report: observed logins attributed to the
- * accounts MariaDB defines, then filtered and sorted.
+ * Building the unused-accounts report: observed logins given to the accounts
+ * MariaDB defines (when the logged host tells which), each account judged,
+ * then filtered and sorted. Everything here is pure: the I/O (database,
+ * server, resolver) happens in `command.ts`.
  *
  * @module
  */
 
-import { type Account, accountKey } from "../format/account.ts";
-import type { Observation } from "../store/report_reads.ts";
+import { type Account, accountKey, formatAccountName } from "../format/account.ts";
+import type { LostRange, Observation, Watched } from "../store/report_reads.ts";
 import type { ProxyActivity } from "../track/aggregate.ts";
-import { indexAccounts, matchAccount } from "./accounts.ts";
+import { indexAccounts } from "./accounts.ts";
+import { candidateAccounts, type Choice, type Resolution } from "./candidates.ts";
+import { type Doubt, type Status, verdict } from "./verdict.ts";
 
 /** One account in a report. Times are epoch milliseconds. */
 export interface ReportRow {
   name: string;
   host: string;
-  /** The last successful login, over all its client hosts; `undefined` when never seen. */
+  status: Status;
+  reason: string;
+  /** The last login certainly of this account, over all its client hosts; `undefined`: none. */
   lastSeen?: number;
+  /** Logins certainly of this account. */
   logins: number;
+  /** Logins that may have been this account's (see `doubts`). */
+  uncertainLogins: number;
+  lastUncertain?: number;
   lastFailed?: number;
+  /** Failed attempts; one whose account is uncertain counts for every candidate. */
   failedAttempts: number;
-  /** The client hosts its logins and attempts came from, sorted. */
+  /** The client hosts its certain logins and its attempts came from, sorted. */
   clientHosts: string[];
+  doubts: Doubt[];
 }
 
-/** A report, and what could not be attributed to a defined account. */
+/** A logged `user@host` whose logins or attempts no defined account takes. */
+export interface Unmatched {
+  user: string;
+  host: string;
+  logins: number;
+  lastLogin?: number;
+  failed: number;
+  lastFailed?: number;
+  why: string;
+}
+
+/** A report: the rows, what no row takes, and the window they were judged in. */
 export interface Report {
   rows: ReportRow[];
-  /** Logged `user@host`s that match no defined account (failed attempts of unknown users, dropped accounts). */
-  unmatched: Observation[];
+  unmatched: Unmatched[];
+  /** Since when every server host has been watched. */
+  watchedSince?: number;
 }
 
-function emptyRow(name: string, host: string): ReportRow {
-  return { name, host, logins: 0, failedAttempts: 0, clientHosts: [] };
+/** The account the report itself logged in as, and as whom the log shows that login. */
+export interface SelfLogin {
+  /** `CURRENT_USER()`, as a defined account. */
+  account: Account;
+  /** `USER()`: the user it sent and the host the server saw (as the log writes them). */
+  client: Account;
+}
+
+/** Everything {@link buildReport} judges. */
+export interface ReportInput {
+  observed: Observation[];
+  proxies: ProxyActivity[];
+  /** The accounts MariaDB defines; without them, one row per logged `user@host`. */
+  defined?: Account[];
+  resolution: Resolution;
+  watched: Watched[];
+  losses: LostRange[];
+  /** When the last run started: what the logs held then has been read. */
+  lastRun?: number;
+  /** The end of the period, epoch milliseconds. */
+  now: number;
+  /** `--unused-for`; without it, `used` means a login was ever recorded. */
+  periodMs?: number;
+  self?: SelfLogin;
+  /** Formats an instant in the reasons. */
+  time: (ms: number) => string;
+}
+
+/** A row before its verdict. */
+type Draft = Omit<ReportRow, "status" | "reason">;
+
+function emptyRow(name: string, host: string): Draft {
+  return {
+    name,
+    host,
+    logins: 0,
+    uncertainLogins: 0,
+    failedAttempts: 0,
+    clientHosts: [],
+    doubts: [],
+  };
 }
 
 function later(a: number | undefined, b: number | undefined): number | undefined {
@@ -39,91 +102,184 @@ function later(a: number | undefined, b: number | undefined): number | undefined
   return b === undefined || a > b ? a : b;
 }
 
-function addLogins(row: ReportRow, logins: number, last: number | undefined, from: string): void {
+function addLogins(row: Draft, logins: number, last: number | undefined, from: string): void {
   row.logins += logins;
   row.lastSeen = later(row.lastSeen, last);
   if (!row.clientHosts.includes(from)) row.clientHosts.push(from);
 }
 
+function addDoubt(row: Draft, doubt: Doubt): void {
+  row.doubts.push(doubt);
+  row.uncertainLogins += doubt.logins;
+  row.lastUncertain = later(row.lastUncertain, doubt.lastLogin);
+}
+
+const same = (a: Account, b: Account) => a.user === b.user && a.host === b.host;
+
+/** The report's words for the accounts a logged `user@host` may have been, but `account`. */
+function otherCandidates(choice: Choice, account: Account): string {
+  return choice.accounts.filter((a) => !same(a, account)).map(formatAccountName).join(", ");
+}
+
 /**
- * Builds the rows: with `defined` accounts, one row per defined account, each
- * observed `user@host` attributed to the account MariaDB chooses for it, a
- * `PROXY_CONNECT` to the account it names; without, one row per observed
- * `user@host`.
+ * The latest watch start over the server hosts (each has been watched since
+ * then), or `undefined` when nothing has been read.
  *
  * @example
  * ```ts
- * const report = buildReport(
- *   [{ user: "app", host: "10.0.0.7", logins: 3, lastLogin: 1000, failed: 0 }],
- *   [],
- *   [{ user: "app", host: "10.0.0.%" }, { user: "old", host: "%" }],
- * );
- * report.rows.map((r) => [r.name, r.host, r.logins]); // [["app", "10.0.0.%", 3], ["old", "%", 0]]
+ * watchStart([{ serverHost: "a", firstEvent: 5, firstRun: 9 }, { serverHost: "b", firstEvent: 7, firstRun: 9 }]); // 7
  * ```
  */
-export function buildReport(
-  observed: Observation[],
-  proxies: ProxyActivity[],
-  defined?: Account[],
-): Report {
-  const rows = new Map<string, ReportRow>();
-  const unmatched: Observation[] = [];
-  const rowOf = (name: string, host: string): ReportRow | undefined => {
-    const key = accountKey(name, host);
-    if (!rows.has(key) && !defined) rows.set(key, emptyRow(name, host));
+export function watchStart(watched: Watched[]): number | undefined {
+  return watched.length === 0 ? undefined : Math.max(...watched.map((w) => w.firstEvent));
+}
+
+/**
+ * Builds and judges the rows. With `defined` accounts: one row per defined
+ * account; each logged `user@host` goes to the account MariaDB chose for it
+ * when every client it can stand for gives the same one, else it is a doubt
+ * on each candidate; a `PROXY_CONNECT` goes to the account it names. Without
+ * `defined`: one row per logged `user@host`. Logins and attempts no account
+ * takes, and failed attempts with an empty user, are `unmatched`. The
+ * report's own login (`self`) is a doubt, never the evidence of use.
+ *
+ * @example
+ * ```ts
+ * const report = buildReport({
+ *   observed: [{ user: "app", host: "10.0.0.7", logins: 3, lastLogin: 1000, failed: 0 }],
+ *   proxies: [],
+ *   defined: [{ user: "app", host: "10.0.0.%" }, { user: "old", host: "%" }],
+ *   resolution: { mode: "off", addresses: new Map() },
+ *   watched: [{ serverHost: "vm", firstEvent: 500, firstRun: 2000 }],
+ *   losses: [],
+ *   now: 3000,
+ *   time: (ms) => String(ms),
+ * });
+ * report.rows.map((r) => [r.name, r.status]); // [["app", "used"], ["old", "never-seen"]]
+ * ```
+ */
+export function buildReport(input: ReportInput): Report {
+  const { defined, self } = input;
+  const rows = new Map<string, Draft>();
+  const unmatched: Unmatched[] = [];
+  const rowOf = (a: Account): Draft | undefined => {
+    const key = accountKey(a.user, a.host);
+    if (!rows.has(key) && !defined) rows.set(key, emptyRow(a.user, a.host));
     return rows.get(key);
   };
   for (const a of defined ?? []) rows.set(accountKey(a.user, a.host), emptyRow(a.user, a.host));
   const index = defined && indexAccounts(defined);
-  for (const o of observed) {
-    const account = index ? matchAccount(index, o.user, o.host) : { user: o.user, host: o.host };
-    const row = account && rowOf(account.user, account.host);
-    if (!row) {
-      unmatched.push(o);
-      continue;
+  for (const o of input.observed) {
+    const choice: Choice = index
+      ? candidateAccounts(index, o.user, o.host, input.resolution)
+      : { accounts: [{ user: o.user, host: o.host }], none: false };
+    const lost: Unmatched = { user: o.user, host: o.host, logins: 0, failed: 0, why: "" };
+    const noAccount = "no defined account matches";
+    if (o.logins > 0 || o.lastLogin !== undefined) {
+      const [only] = choice.accounts;
+      const own = self && choice.accounts.length === 1 && same(only, self.account) &&
+        same(o, self.client);
+      if (choice.accounts.length === 0) {
+        Object.assign(lost, { logins: o.logins, lastLogin: o.lastLogin, why: noAccount });
+      } else if (choice.accounts.length === 1 && !own) {
+        addLogins(rowOf(only)!, o.logins, o.lastLogin, o.host);
+      } else if (own) {
+        addDoubt(rowOf(only)!, {
+          logins: o.logins,
+          lastLogin: o.lastLogin,
+          why: `from ${o.user}@${o.host}, as the report itself logs in: they may be its own`,
+        });
+      } else {
+        for (const a of choice.accounts) {
+          addDoubt(rowOf(a)!, {
+            logins: o.logins,
+            lastLogin: o.lastLogin,
+            why: `from ${o.user}@${o.host} may be this account or ${
+              otherCandidates(choice, a)
+            } (${choice.why})`,
+          });
+        }
+      }
     }
-    addLogins(row, o.logins, o.lastLogin, o.host);
-    row.failedAttempts += o.failed;
-    row.lastFailed = later(row.lastFailed, o.lastFailed);
+    if (o.failed > 0) {
+      const targets = o.user === "" ? [] : choice.accounts;
+      if (targets.length === 0) {
+        lost.failed = o.failed;
+        lost.lastFailed = o.lastFailed;
+        lost.why ||= o.user === ""
+          ? "empty user: the client closed before logging in (a health check or a port scan)"
+          : noAccount;
+      }
+      for (const a of targets) {
+        const row = rowOf(a)!;
+        row.failedAttempts += o.failed;
+        row.lastFailed = later(row.lastFailed, o.lastFailed);
+        if (!row.clientHosts.includes(o.host)) row.clientHosts.push(o.host);
+      }
+    }
+    if (lost.why) unmatched.push(lost);
   }
-  for (const p of proxies) {
-    const row = rowOf(p.proxiedUser, p.proxiedHost);
+  for (const p of input.proxies) {
+    const row = rowOf({ user: p.proxiedUser, host: p.proxiedHost });
     if (row) addLogins(row, p.logins, p.lastLogin, p.host);
+    else {
+      unmatched.push({
+        user: p.proxiedUser,
+        host: p.proxiedHost,
+        logins: p.logins,
+        lastLogin: p.lastLogin,
+        failed: 0,
+        why: `proxied from ${p.user}@${p.host} (PROXY_CONNECT) to an account not listed`,
+      });
+    }
   }
-  for (const row of rows.values()) row.clientHosts.sort();
-  return { rows: [...rows.values()], unmatched };
+  const selfRow = self && rowOf(self.account);
+  if (selfRow) {
+    addDoubt(selfRow, {
+      logins: 0,
+      lastLogin: input.now,
+      why: "the report itself logged in as this account (CURRENT_USER()) to list the accounts",
+    });
+  }
+  const watchedSince = watchStart(input.watched);
+  const ctx = { ...input, watchedSince, readUntil: input.lastRun };
+  const judged = [...rows.values()].map((row): ReportRow => {
+    row.clientHosts.sort();
+    return { ...row, ...verdict(row, ctx) };
+  });
+  return { rows: judged, unmatched, watchedSince };
 }
 
 /** Which rows a report keeps. */
 export interface ReportFilter {
-  /** Keep only accounts without a successful login in this period (ms before `now`). */
-  unusedForMs?: number;
-  /** Keep only accounts with failed attempts (in the period) and no success in it. */
+  /** Keep only the rows that are not `used` (`--unused-for`: `periodMs` is set). */
+  periodMs?: number;
+  /** Keep only rows that are not `used`, with a failed attempt (in the period). */
   failed?: boolean;
   now: number;
 }
 
 /**
- * Filters rows. `unusedForMs` keeps accounts with no successful login since
- * `now - unusedForMs` (never-seen ones included). `failed` keeps accounts
- * with a failed attempt and no success in that period (without a period:
- * with failed attempts and no success ever recorded).
+ * Filters judged rows. With a period (`--unused-for`), the rows that are not
+ * `used`. `failed` keeps the rows that are not `used` with a failed attempt
+ * (in the period, if one is given): someone is trying a dormant account.
  *
  * @example
  * ```ts
- * const rows = [{ name: "a", host: "%", logins: 0, failedAttempts: 0, clientHosts: [] }];
- * filterRows(rows, { unusedForMs: 86_400_000, now: Date.now() }).length; // 1
+ * const row = {
+ *   name: "a", host: "%", status: "never-seen" as const, reason: "", logins: 0,
+ *   uncertainLogins: 0, failedAttempts: 0, clientHosts: [], doubts: [],
+ * };
+ * filterRows([row], { periodMs: 86_400_000, now: Date.now() }).length; // 1
  * ```
  */
 export function filterRows(rows: ReportRow[], filter: ReportFilter): ReportRow[] {
-  const since = filter.unusedForMs === undefined ? undefined : filter.now - filter.unusedForMs;
-  const unusedSince = (r: ReportRow) =>
-    r.lastSeen === undefined || (since !== undefined && r.lastSeen < since);
+  const since = filter.periodMs === undefined ? undefined : filter.now - filter.periodMs;
   return rows.filter((r) => {
-    if (since !== undefined && !unusedSince(r)) return false;
+    if ((since !== undefined || filter.failed) && r.status === "used") return false;
     if (!filter.failed) return true;
-    if (r.failedAttempts === 0 || !unusedSince(r)) return false;
-    return since === undefined || (r.lastFailed !== undefined && r.lastFailed >= since);
+    return r.failedAttempts > 0 &&
+      (since === undefined || (r.lastFailed !== undefined && r.lastFailed >= since));
   });
 }
 
@@ -151,8 +307,12 @@ function byName(a: ReportRow, b: ReportRow): number {
  *
  * @example
  * ```ts
- * const a = { name: "a", host: "%", lastSeen: 5, logins: 1, failedAttempts: 0, clientHosts: [] };
- * const b = { name: "b", host: "%", logins: 0, failedAttempts: 0, clientHosts: [] };
+ * const base = {
+ *   status: "used" as const, reason: "", uncertainLogins: 0, failedAttempts: 0,
+ *   clientHosts: [], doubts: [],
+ * };
+ * const a = { ...base, name: "a", host: "%", lastSeen: 5, logins: 1 };
+ * const b = { ...base, name: "b", host: "%", logins: 0 };
  * sortRows([a, b], "last_seen").map((r) => r.name); // ["b", "a"]
  * ```
  */

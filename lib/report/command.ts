@@ -1,23 +1,32 @@
 /**
  * `conntracker report`: checks its options, reads the database (never
- * writing it) and the defined accounts (a list, or the server), then builds,
- * filters, sorts and prints the report.
+ * writing it) and the defined accounts (a list, or the server), resolves the
+ * logged host names as the server would, then builds, judges, filters, sorts
+ * and prints the report.
  *
  * @module
  */
 
 import { configPath, loadConfig } from "../config.ts";
 import type { Account } from "../format/account.ts";
-import { createLogger } from "../log.ts";
 import { openStoreReadOnly } from "../store/database.ts";
 import { readObservations } from "../store/report_reads.ts";
 import { compileLayout } from "../time/layout.ts";
 import { formatInstant } from "../time/zone.ts";
 import { UsageError } from "../usage.ts";
-import { AccountListError, parseAccountList } from "./accounts.ts";
-import { buildReport, filterRows, SORT_KEYS, type SortKey, sortRows } from "./build.ts";
+import { AccountListError, isIpAddress, parseAccountList } from "./accounts.ts";
+import {
+  buildReport,
+  filterRows,
+  type SelfLogin,
+  SORT_KEYS,
+  type SortKey,
+  sortRows,
+} from "./build.ts";
+import type { NameResolution } from "./candidates.ts";
 import { parseDuration } from "./duration.ts";
-import { type Format, formatReport, FORMATS } from "./format.ts";
+import { type Format, formatReport, FORMATS, type ReportMeta } from "./format.ts";
+import { resolveHosts } from "./resolve.ts";
 import { listServerAccounts } from "./server.ts";
 
 /** The options of `conntracker report`, as given on the command line. */
@@ -64,10 +73,39 @@ function checkOptions(options: ReportOptions) {
       `Invalid --now "${options.now}": expected ISO 8601, e.g. 2026-11-25T12:00:00+01:00`,
     );
   }
-  const unusedForMs = options.unusedFor === undefined
+  const period = options.unusedFor === undefined
     ? undefined
-    : parseDuration(options.unusedFor);
-  return { format: format as Format, sort: options.sort as SortKey, now, unusedForMs };
+    : { text: options.unusedFor, ms: parseDuration(options.unusedFor) };
+  return { format: format as Format, sort: options.sort as SortKey, now, period };
+}
+
+/** The accounts the report judges, and what asking the server told. */
+interface Defined {
+  accounts?: Account[];
+  self?: SelfLogin;
+  nameResolution: NameResolution;
+  accountsFrom: ReportMeta["accountsFrom"];
+}
+
+async function definedAccounts(
+  options: ReportOptions,
+  config: { mariadbClient: string; mariadbDefaultsFile: string },
+): Promise<Defined> {
+  if (options.accountsFromServer) {
+    const server = await listServerAccounts({
+      client: config.mariadbClient,
+      defaultsFile: config.mariadbDefaultsFile,
+    });
+    return {
+      accounts: server.accounts,
+      self: server.self,
+      nameResolution: server.nameResolution,
+      accountsFrom: "server",
+    };
+  }
+  if (options.accounts === undefined) return { nameResolution: "unknown", accountsFrom: "log" };
+  const accounts = await readAccounts(options.accounts);
+  return { accounts, nameResolution: "unknown", accountsFrom: "file" };
 }
 
 /**
@@ -81,16 +119,9 @@ function checkOptions(options: ReportOptions) {
  * config, reading the database and the defined accounts.
  */
 export async function report(options: ReportOptions): Promise<void> {
-  const { format, sort, now, unusedForMs } = checkOptions(options);
+  const { format, sort, now, period } = checkOptions(options);
   const config = await loadConfig(configPath(options.config, Deno.env.toObject()));
-  const defined = options.accountsFromServer
-    ? await listServerAccounts({
-      client: config.mariadbClient,
-      defaultsFile: config.mariadbDefaultsFile,
-    })
-    : options.accounts === undefined
-    ? undefined
-    : await readAccounts(options.accounts);
+  const defined = await definedAccounts(options, config);
   const times = { layout: config.timeFormatDb, zone: config.timeLocation };
   const store = openStoreReadOnly(config.sqlitePath, times);
   let observed;
@@ -99,18 +130,39 @@ export async function report(options: ReportOptions): Promise<void> {
   } finally {
     store.db.close();
   }
-  const built = buildReport(observed.accounts, observed.proxies, defined);
-  const log = createLogger(config.logLevel);
-  for (const o of built.unmatched) {
-    log.log("INFO", "logged user matches no defined account", {
-      user: o.user,
-      host: o.host,
-      logins: o.logins,
-      failed_attempts: o.failed,
-    });
-  }
-  const rows = sortRows(filterRows(built.rows, { unusedForMs, failed: options.failed, now }), sort);
+  const hosts = observed.accounts.map((o) => o.host);
+  // A logged name other than localhost means the server resolved names at that time.
+  const named = hosts.some((h) => h !== "localhost" && !isIpAddress(h));
+  const mode = defined.nameResolution === "off" && named ? "unknown" : defined.nameResolution;
+  const resolution = defined.accounts
+    ? await resolveHosts(hosts, mode)
+    : { mode, addresses: new Map() };
   const iso = compileLayout("2006-01-02T15:04:05-07:00");
   const time = (ms: number) => formatInstant(iso, config.timeLocation, ms);
-  await Deno.stdout.write(new TextEncoder().encode(formatReport(rows, format, time)));
+  const built = buildReport({
+    observed: observed.accounts,
+    proxies: observed.proxies,
+    defined: defined.accounts,
+    resolution,
+    watched: observed.watched,
+    losses: observed.losses,
+    lastRun: observed.lastRun,
+    now,
+    periodMs: period?.ms,
+    self: defined.self,
+    time,
+  });
+  const rows = sortRows(
+    filterRows(built.rows, { periodMs: period?.ms, failed: options.failed, now }),
+    sort,
+  );
+  const meta: ReportMeta = {
+    now,
+    period,
+    accountsFrom: defined.accountsFrom,
+    connectedAs: defined.self?.account,
+    nameResolution: mode,
+  };
+  const text = formatReport({ ...built, rows }, meta, format, time);
+  await Deno.stdout.write(new TextEncoder().encode(text));
 }

@@ -1,39 +1,81 @@
 /**
  * Printing a report: an aligned table for a terminal, JSON or CSV for
- * programs. A new output goes here.
+ * programs, SQL for the next step (`sql.ts`). A new output goes here.
  *
  * @module
  */
 
-import { formatAccountName } from "../format/account.ts";
-import type { ReportRow } from "./build.ts";
+import { type Account, formatAccountName } from "../format/account.ts";
+import type { Report, ReportRow, Unmatched } from "./build.ts";
+import type { NameResolution } from "./candidates.ts";
+import { formatSql } from "./sql.ts";
 
 /** The output formats. */
-export const FORMATS = ["table", "json", "csv"] as const;
+export const FORMATS = ["table", "json", "csv", "sql"] as const;
 
 /** An output format. */
 export type Format = typeof FORMATS[number];
 
-/** The fields of the JSON and CSV output, in order. */
+/** What a report was made from, printed with it. Times are epoch milliseconds. */
+export interface ReportMeta {
+  now: number;
+  /** `--unused-for` as given (`90d`), and its length. */
+  period?: { text: string; ms: number };
+  /** Where the accounts came from. */
+  accountsFrom: "server" | "file" | "log";
+  /** `CURRENT_USER()` of the report's own login (`--accounts-from-server`). */
+  connectedAs?: Account;
+  nameResolution: NameResolution;
+}
+
+/** The fields of a JSON account (and the CSV columns, in order). */
 export const FIELDS = [
   "name",
   "host",
+  "status",
+  "reason",
   "last_seen",
   "logins",
+  "uncertain_logins",
+  "last_uncertain_login",
   "last_failed",
   "failed_attempts",
   "client_hosts",
+  "watched_since",
 ] as const;
 
-function record(row: ReportRow, time: (ms: number) => string) {
+type Time = (ms: number) => string;
+
+function optional(ms: number | undefined, time: Time): string | null {
+  return ms === undefined ? null : time(ms);
+}
+
+function accountRecord(row: ReportRow, watchedSince: string | null, time: Time) {
   return {
     name: row.name,
     host: row.host,
-    last_seen: row.lastSeen === undefined ? null : time(row.lastSeen),
+    status: row.status,
+    reason: row.reason,
+    last_seen: optional(row.lastSeen, time),
     logins: row.logins,
-    last_failed: row.lastFailed === undefined ? null : time(row.lastFailed),
+    uncertain_logins: row.uncertainLogins,
+    last_uncertain_login: optional(row.lastUncertain, time),
+    last_failed: optional(row.lastFailed, time),
     failed_attempts: row.failedAttempts,
     client_hosts: row.clientHosts,
+    watched_since: watchedSince,
+  };
+}
+
+function unmatchedRecord(u: Unmatched, time: Time) {
+  return {
+    name: u.user,
+    host: u.host,
+    logins: u.logins,
+    last_login: optional(u.lastLogin, time),
+    failed_attempts: u.failed,
+    last_failed: optional(u.lastFailed, time),
+    reason: u.why,
   };
 }
 
@@ -41,51 +83,124 @@ function csvField(value: string): string {
   return /[",\r\n]/.test(value) ? `"${value.replaceAll('"', '""')}"` : value;
 }
 
+/** Aligned columns, two spaces apart; the last column is not padded. */
+function columns(table: string[][]): string {
+  const width = (s: string) => [...s].length;
+  const widths = table[0].map((_, i) => Math.max(...table.map((r) => width(r[i]))));
+  return table.map((r) =>
+    r.map((cell, i) => i === r.length - 1 ? cell : cell + " ".repeat(widths[i] - width(cell)))
+      .join("  ")
+  ).join("\n") + "\n";
+}
+
+/** The table's first line: what the report covers. */
+function header(report: Report, meta: ReportMeta, time: Time): string {
+  const parts = [`conntracker report at ${time(meta.now)}`];
+  if (meta.period) {
+    parts.push(
+      `unused for ${meta.period.text} (since ${time(meta.now - meta.period.ms)})`,
+    );
+  }
+  parts.push(
+    report.watchedSince === undefined
+      ? "nothing read yet"
+      : `watched since ${time(report.watchedSince)}`,
+  );
+  if (meta.accountsFrom === "server") {
+    const as = meta.connectedAs ? formatAccountName(meta.connectedAs) : "an unlisted account";
+    parts.push(`accounts from the server, connected as ${as}`);
+  } else if (meta.accountsFrom === "file") parts.push("accounts from the list given");
+  else parts.push("one row per logged user@host");
+  parts.push(`name resolution ${meta.nameResolution}`);
+  return parts.join(", ") + "\n";
+}
+
 /**
- * Prints rows. `time` formats an instant (ISO 8601 with the offset of
- * `TimeLocation`). JSON: an array of objects with {@link FIELDS}, `null` for
- * never. CSV: a header and one line per row, hosts separated by spaces.
- * Table: aligned columns, `never` for never.
+ * Prints a report. `time` formats an instant (ISO 8601 with the offset of
+ * `TimeLocation`).
+ *
+ * - JSON: an object with the metadata (`now`, `period`, `period_start`,
+ *   `watched_since`, `accounts_from`, `connected_as`, `name_resolution`), the
+ *   `accounts` (objects with {@link FIELDS}, `null` for never) and the
+ *   `unmatched` logged `user@host`s.
+ * - CSV: a header and one line per account, then one per unmatched
+ *   `user@host` with status `unmatched`; hosts separated by spaces.
+ * - Table: a line saying what the report covers, the accounts, and the
+ *   unmatched ones in a second table.
+ * - SQL: see `sql.ts`.
  *
  * @example
  * ```ts
- * const row = { name: "app", host: "%", logins: 0, failedAttempts: 0, clientHosts: [] };
- * formatReport([row], "csv", (ms) => new Date(ms).toISOString());
- * // "name,host,last_seen,logins,last_failed,failed_attempts,client_hosts\napp,%,,0,,0,\n"
+ * const report = { rows: [], unmatched: [], watchedSince: 0 };
+ * const meta = { now: 0, accountsFrom: "log" as const, nameResolution: "unknown" as const };
+ * formatReport(report, meta, "csv", (ms) => new Date(ms).toISOString());
+ * // "name,host,status,reason,last_seen,logins,uncertain_logins,last_uncertain_login,..."
  * ```
  */
-export function formatReport(
-  rows: ReportRow[],
-  format: Format,
-  time: (ms: number) => string,
-): string {
-  const records = rows.map((r) => record(r, time));
-  if (format === "json") return JSON.stringify(records, null, 2) + "\n";
+export function formatReport(report: Report, meta: ReportMeta, format: Format, time: Time): string {
+  if (format === "sql") return formatSql(report, meta, time);
+  const watchedSince = optional(report.watchedSince, time);
+  const accounts = report.rows.map((r) => accountRecord(r, watchedSince, time));
+  const unmatched = report.unmatched.map((u) => unmatchedRecord(u, time));
+  if (format === "json") {
+    const document = {
+      now: time(meta.now),
+      period: meta.period?.text ?? null,
+      period_start: meta.period ? time(meta.now - meta.period.ms) : null,
+      watched_since: watchedSince,
+      accounts_from: meta.accountsFrom,
+      connected_as: meta.connectedAs
+        ? { name: meta.connectedAs.user, host: meta.connectedAs.host }
+        : null,
+      name_resolution: meta.nameResolution,
+      accounts,
+      unmatched,
+    };
+    return JSON.stringify(document, null, 2) + "\n";
+  }
   if (format === "csv") {
-    const lines = records.map((r) =>
-      FIELDS.map((f) => {
-        const v = r[f];
-        return csvField(v === null ? "" : Array.isArray(v) ? v.join(" ") : String(v));
-      }).join(",")
-    );
+    const cell = (v: unknown) =>
+      csvField(v === null || v === undefined ? "" : Array.isArray(v) ? v.join(" ") : String(v));
+    const lines = [
+      ...accounts.map((r) => FIELDS.map((f) => cell(r[f])).join(",")),
+      ...unmatched.map((u) => {
+        const r: Record<string, unknown> = {
+          ...u,
+          status: "unmatched",
+          last_seen: u.last_login,
+          uncertain_logins: 0,
+          client_hosts: [u.host],
+          watched_since: watchedSince,
+        };
+        return FIELDS.map((f) => cell(r[f])).join(",");
+      }),
+    ];
     return [FIELDS.join(","), ...lines].map((l) => l + "\n").join("");
   }
-  const table = [
-    ["ACCOUNT", "LAST SEEN", "LOGINS", "FAILED", "LAST FAILED", "CLIENT HOSTS"],
-    ...records.map((r) => [
+  const table = columns([
+    ["ACCOUNT", "STATUS", "LAST SEEN", "LOGINS", "FAILED", "LAST FAILED", "CLIENT HOSTS", "REASON"],
+    ...accounts.map((r) => [
       formatAccountName({ user: r.name, host: r.host }),
+      r.status,
       r.last_seen ?? "never",
-      String(r.logins),
+      r.uncertain_logins > 0 ? `${r.logins}+${r.uncertain_logins}?` : String(r.logins),
       String(r.failed_attempts),
       r.last_failed ?? "-",
       r.client_hosts.join(" ") || "-",
+      r.reason,
     ]),
-  ];
-  const widths = table[0].map((_, i) => Math.max(...table.map((r) => [...r[i]].length)));
-  return table.map((r) =>
-    r.map((cell, i) =>
-      i === r.length - 1 ? cell : cell.padEnd(widths[i] + cell.length - [...cell].length)
-    )
-      .join("  ")
-  ).join("\n") + "\n";
+  ]);
+  const out = header(report, meta, time) + "\n" + table;
+  if (unmatched.length === 0) return out;
+  return out + "\nLogged user@host that no defined account takes:\n" + columns([
+    ["LOGGED AS", "LOGINS", "LAST LOGIN", "FAILED", "LAST FAILED", "REASON"],
+    ...unmatched.map((u) => [
+      `${u.name}@${u.host}`,
+      String(u.logins),
+      u.last_login ?? "-",
+      String(u.failed_attempts),
+      u.last_failed ?? "-",
+      u.reason,
+    ]),
+  ]);
 }

@@ -10,6 +10,7 @@
 import { statfsSync } from "node:fs";
 import { dirname } from "node:path";
 import { DatabaseSync } from "node:sqlite";
+import { describeFileError } from "../input/file.ts";
 import type { StoredTimes } from "./stored_time.ts";
 
 /** The database cannot be opened, read or written. */
@@ -30,6 +31,15 @@ export class LockedError extends StoreError {
   constructor(path: string, message: string, cause?: unknown) {
     super(path, message, cause);
     this.name = "LockedError";
+  }
+}
+
+/** No run has completed yet: the database does not exist, or holds no tables yet. */
+export class NoRunYetError extends StoreError {
+  /** Creates the error. */
+  constructor(path: string, message: string, cause?: unknown) {
+    super(path, message, cause);
+    this.name = "NoRunYetError";
   }
 }
 
@@ -88,6 +98,80 @@ export function guard<T>(path: string, fn: () => T): T {
   }
 }
 
+/** The set-group-ID bit of a mode. */
+const SETGID = 0o2000;
+
+/**
+ * The mode of a new database file in a directory of mode `dirMode`: `0640`
+ * when the directory is set-group-ID, or readable by its group and not by
+ * others (its group is there to share its files); else `0600`. The umask may
+ * narrow it further.
+ *
+ * @example
+ * ```ts
+ * newDatabaseMode(0o750); // 0o640
+ * newDatabaseMode(0o755); // 0o600
+ * newDatabaseMode(0o2775); // 0o640
+ * ```
+ */
+export function newDatabaseMode(dirMode: number): number {
+  const groupOnly = (dirMode & 0o040) !== 0 && (dirMode & 0o004) === 0;
+  return (dirMode & SETGID) !== 0 || groupOnly ? 0o640 : 0o600;
+}
+
+/** The directory of a database file, checked: a {@link StoreError} says why it cannot hold it. */
+function databaseDirectory(path: string): Deno.FileInfo {
+  const dir = dirname(path);
+  try {
+    const info = Deno.statSync(dir);
+    if (info.isDirectory) return info;
+    throw new StoreError(path, `Database directory "${dir}" is not a directory`);
+  } catch (e) {
+    if (e instanceof StoreError) throw e;
+    if (e instanceof Deno.errors.NotFound) {
+      throw new StoreError(path, `Database directory "${dir}" does not exist`, e);
+    }
+    throw new StoreError(
+      path,
+      `Database directory "${dir}" cannot be read: ${describeFileError(e)}`,
+      e,
+    );
+  }
+}
+
+/**
+ * Creates the database file, when there is none, with {@link newDatabaseMode}
+ * and its directory's group; SQLite gives its `-wal` and `-shm` the file's
+ * mode. An existing file is left as it is.
+ */
+function createDatabaseFile(path: string): void {
+  if (path === ":memory:" || path === "" || path.startsWith("file:")) return;
+  try {
+    Deno.statSync(path);
+    return;
+  } catch (e) {
+    if (!(e instanceof Deno.errors.NotFound)) return; // SQLite says what is wrong.
+  }
+  const dir = databaseDirectory(path);
+  const mode = newDatabaseMode(dir.mode ?? 0);
+  try {
+    Deno.openSync(path, { createNew: true, write: true, mode }).close();
+  } catch (e) {
+    if (e instanceof Deno.errors.AlreadyExists) return; // Another run made it first.
+    throw new StoreError(
+      path,
+      `Database cannot be created in "${dirname(path)}": ${describeFileError(e)}`,
+    );
+  }
+  if (mode !== 0o640 || (dir.mode! & SETGID) !== 0) return;
+  try {
+    Deno.chownSync(path, null, dir.gid);
+  } catch {
+    // Not a member of the directory's group: then that group shall not read it.
+    Deno.chmodSync(path, 0o600);
+  }
+}
+
 /** How to open the database. */
 export interface OpenOptions {
   /** How long to wait for another run holding the database (writing only). */
@@ -110,6 +194,7 @@ export interface OpenOptions {
  * @throws {StoreError} when it cannot be opened.
  */
 export function openStore(path: string, options: OpenOptions): Store {
+  createDatabaseFile(path);
   return guard(path, () => {
     const db = new DatabaseSync(path);
     db.exec(`PRAGMA busy_timeout = ${Math.floor(options.lockTimeoutMs)}`);
@@ -128,7 +213,8 @@ export function openStore(path: string, options: OpenOptions): Store {
  * const times = { layout: compileLayout("2006-01-02 15:04:05-07:00"), zone: loadZone("UTC") };
  * const store = openStoreReadOnly("/var/lib/mysql/audit.sqlite", times);
  * ```
- * @throws {StoreError} when it does not exist or cannot be opened.
+ * @throws {NoRunYetError} when it does not exist (its directory does), and
+ * {@link StoreError} when it cannot be opened.
  */
 export function openStoreReadOnly(path: string, times: StoredTimes): Store {
   try {
@@ -136,9 +222,10 @@ export function openStoreReadOnly(path: string, times: StoredTimes): Store {
   } catch (e) {
     if (e instanceof StoreError) throw e;
     if (e instanceof Deno.errors.NotFound) {
-      throw new StoreError(path, "Database not found: run conntracker first", e);
+      databaseDirectory(path);
+      throw new NoRunYetError(path, "No run has completed yet: the database does not exist", e);
     }
-    throw new StoreError(path, `Database cannot be opened: ${(e as Error).message}`, e);
+    throw new StoreError(path, `Database cannot be opened: ${describeFileError(e)}`, e);
   }
   return guard(path, () => {
     const db = new DatabaseSync(path, { readOnly: true });

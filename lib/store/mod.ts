@@ -1,8 +1,8 @@
 /**
  * Store: the SQLite database.
  *
- * - `database.ts`: opening it (for a run, or read-only for a report) and
- *   {@link StoreError}s that name the file;
+ * - `database.ts`: opening it (for a run, creating the file with its mode, or
+ *   read-only for a report) and {@link StoreError}s that name the file;
  * - `schema.ts`: the tables, migrations, and the run's transaction;
  * - `stored_time.ts`: times as the old tool's `Accounts.last_seen` holds them;
  * - `run_writes.ts`: what a run reads first and everything it writes;

@@ -1,14 +1,14 @@
 /**
  * The report's side of the store: every logged `user@host` with its counts,
- * from our tables and from the old tool's `Accounts` rows, and the proxy
- * logins. Reads only.
+ * from our tables and from the old tool's `Accounts` rows, the proxy logins,
+ * since when each server host is watched, and the data lost. Reads only.
  *
  * @module
  */
 
 import { accountKey } from "../format/account.ts";
 import type { ProxyActivity } from "../track/aggregate.ts";
-import { guard, type Store, StoreError } from "./database.ts";
+import { guard, NoRunYetError, type Store, StoreError } from "./database.ts";
 import { WATERMARK_ACCOUNT } from "./schema.ts";
 import { parseStoredTime } from "./stored_time.ts";
 
@@ -22,16 +22,42 @@ export interface Observation {
   lastFailed?: number;
 }
 
+/** Since when a server host is watched. Times are epoch milliseconds. */
+export interface Watched {
+  serverHost: string;
+  /** The earliest event instant read from its logs. */
+  firstEvent: number;
+  /** When the run that first read it started. */
+  firstRun: number;
+}
+
+/** Audit data removed by rotation before it was read. */
+export interface LostRange {
+  path: string;
+  unreadBytes: number;
+  /** The unread bytes were written between these instants; `from` unknown: any time before `to`. */
+  from?: number;
+  to: number;
+}
+
 /** Everything a report needs from the database. */
 export interface Observations {
   accounts: Observation[];
   proxies: ProxyActivity[];
+  /** Empty when nothing has been read yet (or the schema predates the watch table). */
+  watched: Watched[];
+  losses: LostRange[];
+  /** When the last run started (it read what the logs held then), if any run completed. */
+  lastRun?: number;
 }
 
 /**
  * Reads every logged `user@host`: the activity table, and the `Accounts` rows
  * of logins read by the old tool (their counts are unknown). The watermark
  * row of `Accounts` is not an account's activity.
+ *
+ * @throws {NoRunYetError} when the database has no tables yet (a first run has
+ * not committed), and {@link StoreError} when it is not conntracker's.
  *
  * @example
  * ```ts
@@ -50,6 +76,13 @@ export function readObservations(store: Store): Observations {
         name: string;
       }[]).map((r) => r.name),
     );
+    if (tables.size === 0) {
+      // A first run creates the tables in its transaction: until it commits, there are none.
+      throw new NoRunYetError(
+        path,
+        "No run has completed yet: the database has no tables (a first run may be under way)",
+      );
+    }
     if (!tables.has("Accounts")) {
       throw new StoreError(path, "Database has no Accounts table: not a conntracker database");
     }
@@ -91,6 +124,30 @@ export function readObservations(store: Store): Observations {
         lastLogin: Number(r.last_login_ms),
       }))
       : [];
-    return { accounts: [...byKey.values()], proxies };
+    const watched = tables.has("watch")
+      ? (db.prepare("SELECT * FROM watch").all() as Record<string, unknown>[]).map((r) => ({
+        serverHost: String(r.server_host),
+        firstEvent: Number(r.first_event_ms),
+        firstRun: Number(r.first_run_ms),
+      }))
+      : [];
+    const losses = tables.has("losses")
+      ? (db.prepare("SELECT * FROM losses").all() as Record<string, unknown>[]).map((r) => ({
+        path: String(r.path),
+        unreadBytes: Number(r.unread_bytes),
+        ...(r.from_ms == null ? {} : { from: Number(r.from_ms) }),
+        to: Number(r.to_ms ?? r.detected_ms),
+      }))
+      : [];
+    const last = tables.has("runs")
+      ? (db.prepare("SELECT MAX(started_ms) AS at FROM runs").get() as { at: unknown }).at
+      : null;
+    return {
+      accounts: [...byKey.values()],
+      proxies,
+      watched,
+      losses,
+      ...(last == null ? {} : { lastRun: Number(last) }),
+    };
   });
 }

@@ -8,9 +8,10 @@
 
 import type { DatabaseSync } from "node:sqlite";
 import type { Activity, PendingChangeUser, ProxyActivity } from "../track/aggregate.ts";
-import type { Checkpoint } from "../track/checkpoints.ts";
+import type { Checkpoint, CheckpointState } from "../track/checkpoints.ts";
 import type { Loss } from "../track/losses.ts";
 import type { RunMetrics } from "../track/metrics.ts";
+import type { Notice } from "../track/notices.ts";
 import { guard, type Store } from "./database.ts";
 import { WATERMARK_ACCOUNT } from "./schema.ts";
 import { formatStoredTime, parseStoredTime, type StoredTimes } from "./stored_time.ts";
@@ -27,13 +28,18 @@ export interface RunOutcome {
   watermarkMs?: number;
   /** The run's figures; `finishedMs` is also when losses were detected and what retention counts from. */
   metrics: RunMetrics;
+  /** The notices that still hold: they replace the stored ones. */
+  notices: Notice[];
 }
 
 /** What a run starts from. */
 export interface StoredState {
   watermarkMs?: number;
+  /** When the last run started; `undefined` before the first (an old tool's database). */
+  lastRunMs?: number;
   checkpoints: Checkpoint[];
   pending: PendingChangeUser[];
+  notices: Notice[];
 }
 
 /**
@@ -70,8 +76,10 @@ export function readState(store: Store): StoredState {
         size: Number(r.size),
         offset: Number(r.offset),
         mtimeMs: Number(r.mtime_ms),
+        fileSize: r.file_size == null ? undefined : Number(r.file_size),
         lastInstant: r.last_instant_ms == null ? undefined : Number(r.last_instant_ms),
         seenMs: Number(r.seen_ms),
+        state: String(r.state) as CheckpointState,
       }));
     const pending = (db.prepare("SELECT * FROM pending_change_user").all() as Record<
       string,
@@ -81,7 +89,15 @@ export function readState(store: Store): StoredState {
       connectionId: String(r.connection_id),
       at: Number(r.at_ms),
     }));
-    return { watermarkMs, checkpoints, pending };
+    const last = db.prepare("SELECT max(started_ms) AS at FROM runs").get() as { at: unknown };
+    const notices = (db.prepare("SELECT * FROM notices").all() as Record<string, unknown>[])
+      .map((r) => ({
+        kind: String(r.kind),
+        firstMs: Number(r.first_ms),
+        saidMs: Number(r.said_ms),
+      }));
+    const lastRunMs = last.at == null ? undefined : Number(last.at);
+    return { watermarkMs, lastRunMs, checkpoints, pending, notices };
   });
 }
 
@@ -167,7 +183,8 @@ function replacePending(db: DatabaseSync, pending: PendingChangeUser[]): void {
 function writeCheckpoints(db: DatabaseSync, checkpoints: Checkpoint[], nowMs: number): void {
   const upsert = db.prepare(
     `INSERT OR REPLACE INTO checkpoints (fingerprint, path, dev, ino, gzip, size, offset,
-       mtime_ms, last_instant_ms, seen_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+       mtime_ms, last_instant_ms, seen_ms, file_size, state)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
   );
   for (const c of checkpoints) {
     upsert.run(
@@ -181,6 +198,8 @@ function writeCheckpoints(db: DatabaseSync, checkpoints: Checkpoint[], nowMs: nu
       Math.floor(c.mtimeMs),
       c.lastInstant ?? null,
       c.seenMs,
+      c.fileSize ?? null,
+      c.state,
     );
   }
   db.prepare("DELETE FROM checkpoints WHERE seen_ms < ?").run(nowMs - CHECKPOINT_RETENTION_MS);
@@ -194,6 +213,36 @@ function writeLosses(db: DatabaseSync, losses: Loss[], detectedMs: number): void
   for (const l of losses) {
     insert.run(detectedMs, l.path, l.fingerprint, l.unreadBytes, l.from ?? null, l.to);
   }
+}
+
+function replaceNotices(db: DatabaseSync, notices: Notice[]): void {
+  db.exec("DELETE FROM notices");
+  const insert = db.prepare("INSERT INTO notices (kind, first_ms, said_ms) VALUES (?, ?, ?)");
+  for (const n of notices) insert.run(n.kind, n.firstMs, n.saidMs);
+}
+
+/**
+ * Moves each server host's watch start back to the earliest event instant this
+ * run read for it (logins, failed attempts, change-users still pending).
+ */
+function writeWatch(db: DatabaseSync, outcome: RunOutcome): void {
+  const earliest = new Map<string, number>();
+  const seen = (serverHost: string, at: number | undefined) => {
+    if (at === undefined) return;
+    const before = earliest.get(serverHost);
+    if (before === undefined || at < before) earliest.set(serverHost, at);
+  };
+  for (const a of outcome.accounts) {
+    seen(a.serverHost, a.firstLogin);
+    seen(a.serverHost, a.lastFailed);
+  }
+  for (const p of outcome.pending) seen(p.serverHost, p.at);
+  const upsert = db.prepare(
+    `INSERT INTO watch (server_host, first_event_ms, first_run_ms) VALUES (?, ?, ?)
+     ON CONFLICT (server_host) DO UPDATE SET
+       first_event_ms = min(first_event_ms, excluded.first_event_ms)`,
+  );
+  for (const [host, at] of earliest) upsert.run(host, at, outcome.metrics.startedMs);
 }
 
 function writeMetrics(db: DatabaseSync, m: RunMetrics): void {
@@ -218,7 +267,8 @@ function writeMetrics(db: DatabaseSync, m: RunMetrics): void {
 /**
  * Writes a run's outcome inside its transaction: `Accounts.last_seen` keeps
  * the later instant, activity counts add up, the watermark row moves forward
- * only, and the run's metrics become a `runs` row.
+ * only, each server host's watch start moves back to the earliest event read,
+ * and the run's metrics become a `runs` row.
  *
  * @example
  * ```ts
@@ -236,7 +286,7 @@ function writeMetrics(db: DatabaseSync, m: RunMetrics): void {
  * };
  * writeRun(store, {
  *   accounts: [{ user: "bob", host: "%", serverHost: "vm", logins: 1, lastLogin: 0, failed: 0 }],
- *   proxies: [], pending: [], checkpoints: [], losses: [], metrics,
+ *   proxies: [], pending: [], checkpoints: [], losses: [], metrics, notices: [],
  * });
  * commitRun(store);
  * ```
@@ -251,10 +301,12 @@ export function writeRun(store: Store, outcome: RunOutcome): void {
     replacePending(db, outcome.pending);
     writeCheckpoints(db, outcome.checkpoints, nowMs);
     writeLosses(db, outcome.losses, nowMs);
+    writeWatch(db, outcome);
     if (outcome.watermarkMs !== undefined) {
       const { user, host } = WATERMARK_ACCOUNT;
       setLastSeen(user, host, outcome.watermarkMs, false);
     }
+    replaceNotices(db, outcome.notices);
     writeMetrics(db, outcome.metrics);
   });
 }

@@ -1,7 +1,8 @@
 /**
  * The schema: the old tool's `Accounts` table with its watermark row, and
  * beside it each account's true activity, the per-file checkpoints, pending
- * change-users, data losses and run metrics; migrations, and the one write
+ * change-users, data losses, run metrics and since when each server host is
+ * watched; migrations, and the one write
  * transaction a run holds from its first read to its commit.
  *
  * @module
@@ -41,6 +42,23 @@ const MIGRATIONS = [
      bytes_read INTEGER NOT NULL, logins INTEGER NOT NULL, failed_attempts INTEGER NOT NULL,
      malformed INTEGER NOT NULL, long_lines INTEGER NOT NULL, empty_user INTEGER NOT NULL,
      losses INTEGER NOT NULL, errors INTEGER NOT NULL);`,
+  // 2: a checkpoint's size on disk (to skip an unchanged file after one stat) and whether the
+  // file may still have been written after it was read; notices repeated while they hold.
+  `ALTER TABLE checkpoints ADD COLUMN file_size INTEGER;
+   ALTER TABLE checkpoints ADD COLUMN state TEXT NOT NULL DEFAULT 'closed';
+   UPDATE checkpoints SET state = 'open' WHERE size > offset;
+   CREATE TABLE notices (
+     kind TEXT PRIMARY KEY, first_ms INTEGER NOT NULL, said_ms INTEGER NOT NULL);`,
+  // 3: since when each server host has been watched: the earliest event instant read (a
+  // database of schema 1 starts from its activity; the old tool's Accounts rows are no window).
+  `CREATE TABLE watch (
+     server_host TEXT PRIMARY KEY, first_event_ms INTEGER NOT NULL,
+     first_run_ms INTEGER NOT NULL) WITHOUT ROWID;
+   INSERT INTO watch (server_host, first_event_ms, first_run_ms)
+     SELECT server_host, MIN(coalesce(min(first_login_ms, last_failed_ms), first_login_ms,
+       last_failed_ms)), (SELECT coalesce(MIN(started_ms), 0) FROM runs)
+     FROM activity WHERE server_host IS NOT NULL GROUP BY server_host
+     HAVING MIN(coalesce(first_login_ms, last_failed_ms)) IS NOT NULL;`,
 ];
 
 /** The schema version this build writes. */

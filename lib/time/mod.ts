@@ -5,7 +5,8 @@
  *   `DATE_FORMAT` specifiers) compiled to tokens that parse and format wall
  *   times;
  * - `zone.ts`: IANA zones, wall time to instant (the DST rule), instant to text;
- * - `clock.ts`: the log clock, which reads one log's timestamps in order.
+ * - `clock.ts`: the log clock, which reads one log's timestamps in order;
+ * - `zone_check.ts`: whether a zone fits a file's last line and its mtime.
  *
  * @module
  */
@@ -13,3 +14,4 @@
 export * from "./clock.ts";
 export * from "./layout.ts";
 export * from "./zone.ts";
+export * from "./zone_check.ts";

@@ -1,7 +1,7 @@
 /**
  * Files a run could not read. A file that vanished (rotated away) between
- * its listing and its reading is no failure; any other is logged, counted,
- * and holds the watermark back.
+ * its listing and its reading is no failure (but no run can tell then what
+ * else vanished); any other is logged, counted, and holds the watermark back.
  *
  * @module
  */
@@ -14,8 +14,10 @@ import type { Logger } from "../log.ts";
 export interface Failures {
   /** One per file (or listing) that failed; the others were read. */
   errors: { path: string; message: string }[];
-  /** Modification times of the files that failed, which the watermark must not pass. */
-  failedMtimes: number[];
+  /** The files that failed: the watermark stays below them, and they have not vanished. */
+  files: Candidate[];
+  /** Whether a listed file vanished before it could be read (a rotation during the run). */
+  vanishedMidRun: boolean;
 }
 
 /**
@@ -26,7 +28,7 @@ export interface Failures {
  * ```ts
  * import { createLogger } from "../log.ts";
  * import { sourceError } from "../input/file.ts";
- * const failures: Failures = { errors: [], failedMtimes: [] };
+ * const failures: Failures = { errors: [], files: [], vanishedMidRun: false };
  * const file = { path: "/x", size: 0, mtimeMs: 0, dev: 0, ino: 0 };
  * recordFailure(failures, file, sourceError("/x", "cannot be opened", new Error("EIO")),
  *   createLogger("WARN"));
@@ -37,9 +39,10 @@ export function recordFailure(failures: Failures, file: Candidate, e: unknown, l
   if (!(e instanceof SourceError)) throw e;
   if (e.problem === "not found") {
     log.log("WARN", "file vanished before it was read (rotated?)", { file: file.path });
+    failures.vanishedMidRun = true;
     return;
   }
   failures.errors.push({ path: e.path, message: e.message });
-  failures.failedMtimes.push(file.mtimeMs);
+  failures.files.push(file);
   log.log("ERROR", `audit file ${e.message}`, { file: e.path });
 }

@@ -6,7 +6,21 @@
  * @module
  */
 
+import type { PassReason } from "./checkpoints.ts";
 import type { Attrs } from "../log.ts";
+
+/** Why a listed file was not read this run. */
+/** Why a listed file was not read this run. */
+export type FileSkipReason = PassReason | "unchanged" | "nothing new" | "unreadable";
+
+/** A file a run listed: read (its new bytes), or passed over with the reason. */
+export interface FileOutcome {
+  path: string;
+  /** New bytes read (decompressed for gzip); 0 when passed over. */
+  bytes: number;
+  /** Set when the file was passed over. */
+  passed?: FileSkipReason;
+}
 
 /** What one run did. Times are epoch milliseconds. */
 export interface RunMetrics {
@@ -38,6 +52,18 @@ export interface RunMetrics {
   losses: number;
   /** Files that could not be read. */
   errors: number;
+  /** Every file listed, read or passed over. */
+  files: FileOutcome[];
+  /** Accounts with activity this run that the database did not hold before, and that it did. */
+  accountsInserted: number;
+  accountsUpdated: number;
+  /** Accounts in the database after the run. */
+  accountsTotal: number;
+  /** The watermark (newest file modification time handled) before and after the run. */
+  watermarkBeforeMs?: number;
+  watermarkAfterMs?: number;
+  /** Whether the run was rolled back on purpose (`--dry-run`). */
+  dryRun: boolean;
 }
 
 /**
@@ -69,6 +95,9 @@ export function metricsAttrs(m: RunMetrics): Attrs {
     rescans: m.rescans,
     losses: m.losses,
     errors: m.errors,
+    accounts_inserted: m.accountsInserted,
+    accounts_updated: m.accountsUpdated,
     ms: m.finishedMs - m.startedMs,
+    ...(m.dryRun ? { dry_run: true } : {}),
   };
 }

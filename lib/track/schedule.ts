@@ -10,7 +10,16 @@
 import type { Candidate } from "../input/discover.ts";
 import { cutRanges, type Range } from "../input/source.ts";
 import { applyRange, type Reading } from "./apply.ts";
-import { checkIn, type CheckpointBook, type FileRead } from "./checkpoints.ts";
+import {
+  checkIn,
+  type CheckpointBook,
+  type FileRead,
+  markRead,
+  type PassedOver,
+  type Present,
+  settleStates,
+  skipUnchanged,
+} from "./checkpoints.ts";
 import { type Failures, recordFailure } from "./failures.ts";
 import { createScanPool, type RangeResult, type RangeTask, type ScanPool } from "./parallel.ts";
 
@@ -42,6 +51,18 @@ export interface ReadFilesOptions {
   /** `MaxWorkers`: scanning threads, this one included. */
   maxWorkers: number;
   tuning: ScanTuning;
+  /** Files to take as read to their end, unread (the old tool read them). */
+  readBefore?: (file: Candidate) => boolean;
+  /** Told the new bytes and files to read once they are known, then after each range. */
+  onProgress?: (progress: ReadProgress) => void;
+}
+
+/** How far {@link readFiles} is; for gzip files bytes count decompressed, so a rough measure. */
+export interface ReadProgress {
+  bytesDone: number;
+  bytesTotal: number;
+  filesDone: number;
+  filesTotal: number;
 }
 
 /** A range sent to be scanned apart. */
@@ -77,33 +98,43 @@ function finish(reading: Reading, read: FileRead): void {
   });
 }
 
+/** The new bytes of these files. For gzip, the offset counts decompressed bytes: a rough measure, never negative. */
+function newBytes(reads: FileRead[]): number {
+  return reads.reduce((sum, r) => sum + Math.max(0, r.file.size - r.checkpoint.offset), 0);
+}
+
 /** Whether the new bytes of these files are worth Workers. */
 function scansInParallel(reads: FileRead[], workers: number, tuning: ScanTuning): boolean {
-  // For gzip, the offset counts decompressed bytes: a rough measure, never negative.
-  const newBytes = reads.reduce(
-    (sum, r) => sum + Math.max(0, r.file.size - r.checkpoint.offset),
-    0,
-  );
-  return workers > 1 && newBytes >= tuning.parallelBytes;
+  return workers > 1 && newBytes(reads) >= tuning.parallelBytes;
+}
+
+/** What {@link readFiles} did with each file. */
+export interface FilesRead {
+  /** Audit files read to the end of their new bytes (those with nothing new included). */
+  reads: FileRead[];
+  /** Audit files whose reading failed part way; what was applied before stands. */
+  failed: FileRead[];
+  /** Files that are no audit log (yet). */
+  passedOver: PassedOver[];
 }
 
 /**
- * Reads the new bytes of audit files, in order, and returns the files read
- * to the end of their new bytes (those with nothing new included). Files that
- * fail are recorded in `failures`; the others are read.
+ * Reads the new bytes of files, in order. Files that fail are recorded in
+ * `failures`; the others are read.
  *
  * @example
  * ```ts
- * // runTracking() in run.ts calls it with the files newer than the watermark.
+ * // runTracking() in run.ts calls it with every file that changed since it was read.
  * ```
  */
 export async function readFiles(
   files: Candidate[],
   options: ReadFilesOptions,
-): Promise<FileRead[]> {
+): Promise<FilesRead> {
   const { reading, book, failures, tuning } = options;
   const workers = Math.min(options.maxWorkers, tuning.cores);
   const reads: FileRead[] = [];
+  const passedOver: PassedOver[] = [];
   const failed = new Set<FileRead>();
   const fail = (read: FileRead, e: unknown) => {
     recordFailure(failures, read.file, e, reading.log);
@@ -112,10 +143,19 @@ export async function readFiles(
   for (const file of files) {
     try {
       const read = await checkIn(book, file, reading);
-      if (read) reads.push(read);
+      if ("reason" in read) passedOver.push(read);
+      else {
+        if (options.readBefore?.(file)) await markRead(read);
+        reads.push(read);
+      }
     } catch (e) {
       recordFailure(failures, file, e, reading.log);
     }
+  }
+  // A copy checked in before the file its checkpoint followed gave the checkpoint back.
+  for (const read of reads.filter((r) => book.current.get(r.fp) !== r.checkpoint)) {
+    reads.splice(reads.indexOf(read), 1);
+    passedOver.push({ file: read.file, reason: "a copy of another audit file" });
   }
   const parallel = scansInParallel(reads, workers, tuning);
   if (parallel) {
@@ -131,6 +171,13 @@ export async function readFiles(
   }
   const all = reads.filter((read) => !failed.has(read))
     .flatMap((read) => read.ranges.map((range) => ({ read, range })));
+  const progress: ReadProgress = {
+    bytesDone: 0,
+    bytesTotal: newBytes(reads),
+    filesDone: reads.filter((r) => r.ranges.length === 0).length,
+    filesTotal: reads.length,
+  };
+  options.onProgress?.({ ...progress });
   const pool = parallel && all.length > 1
     ? createScanPool(Math.min(workers, all.length) - 1)
     : undefined;
@@ -149,7 +196,11 @@ export async function readFiles(
       if (failed.has(read)) continue;
       try {
         const scanned = ahead && { task: ahead.task, result: await ahead.result };
+        const before = read.bytesRead;
         await applyRange(reading, read, range, scanned);
+        progress.bytesDone += read.bytesRead - before;
+        if (range === read.ranges.at(-1)) progress.filesDone++;
+        options.onProgress?.({ ...progress });
       } catch (e) {
         fail(read, e);
       }
@@ -159,5 +210,54 @@ export async function readFiles(
   }
   const done = reads.filter((read) => !failed.has(read));
   for (const read of done) finish(reading, read);
-  return done;
+  return { reads: done, failed: [...failed], passedOver };
+}
+
+/** What {@link lookAtFiles} found. */
+export interface FilesLookedAt {
+  /** The audit files present, in log order, with their settled checkpoints. */
+  present: Present[];
+  /** Audit files read (those with nothing new included). */
+  reads: FileRead[];
+  /** Files that are no audit log (yet). */
+  passedOver: PassedOver[];
+}
+
+/**
+ * Looks at every listed file: skips those unchanged since a run read them
+ * (their `stat` says so), reads the new bytes of the others, then settles
+ * which may still be written (see `settleStates`).
+ *
+ * @example
+ * ```ts
+ * // runTracking() in run.ts calls it with every file the listing returned.
+ * ```
+ */
+export async function lookAtFiles(
+  files: Candidate[],
+  options: ReadFilesOptions,
+): Promise<FilesLookedAt> {
+  const { book } = options;
+  const present = new Map<Candidate, Present>();
+  const changed: Candidate[] = [];
+  for (const file of files) {
+    const checkpoint = skipUnchanged(book, file);
+    if (checkpoint) present.set(file, { file, checkpoint });
+    else changed.push(file);
+  }
+  const done = await readFiles(changed, options);
+  for (const r of done.reads) present.set(r.file, { file: r.file, checkpoint: r.checkpoint });
+  for (const r of done.failed) {
+    present.set(r.file, { file: r.file, checkpoint: r.checkpoint, failed: true });
+  }
+  const inOrder = files.filter((f) => present.has(f)).map((f) => present.get(f)!);
+  settleStates(book, inOrder);
+  return {
+    present: inOrder.map((p) => ({
+      ...p,
+      checkpoint: book.current.get(p.checkpoint.fingerprint)!,
+    })),
+    reads: done.reads,
+    passedOver: done.passedOver,
+  };
 }

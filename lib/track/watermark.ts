@@ -1,6 +1,8 @@
 /**
- * The watermark: the old tool's `mysql@localhost` row, the modification time
- * below which files need not be opened again.
+ * The watermark: the old tool's `mysql@localhost` row, the newest audit
+ * file's modification time, written for the old tool's readers. Runs do not
+ * use it to choose files; only the first run on an old tool's database takes
+ * the files not newer than it as read by the old tool.
  *
  * @module
  */

@@ -1,0 +1,211 @@
+/**
+ * How often conntracker runs: from its systemd timer, else its cron entry
+ * (`/etc/cron.d/conntracker`, root's crontab), else `--interval`. The
+ * interval is the longest gap between two runs over two days.
+ *
+ * @module
+ */
+
+import { CronExpressionParser } from "cron-parser";
+import { join } from "node:path";
+
+/** A time span that is not systemd's `5min`, `300s`, `1h 30min` …. */
+export class TimeSpanError extends Error {
+  /** Creates the error. */
+  constructor(text: string) {
+    super(`Invalid time span "${text}": expected e.g. 5min, 300s, 1h (systemd.time)`);
+    this.name = "TimeSpanError";
+  }
+}
+
+const UNIT_MS: Record<string, number> = {
+  ms: 1,
+  s: 1000,
+  sec: 1000,
+  second: 1000,
+  seconds: 1000,
+  m: 60_000,
+  min: 60_000,
+  minute: 60_000,
+  minutes: 60_000,
+  h: 3_600_000,
+  hr: 3_600_000,
+  hour: 3_600_000,
+  hours: 3_600_000,
+  d: 86_400_000,
+  day: 86_400_000,
+  days: 86_400_000,
+  w: 604_800_000,
+  week: 604_800_000,
+  weeks: 604_800_000,
+};
+
+/**
+ * Parses a systemd time span (`5min`, `300`, `1h 30min`; a bare number is
+ * seconds) into milliseconds.
+ *
+ * @example
+ * ```ts
+ * parseTimeSpan("5min"); // 300000
+ * parseTimeSpan("1h 30min"); // 5400000
+ * ```
+ * @throws {TimeSpanError} on anything else.
+ */
+export function parseTimeSpan(text: string): number {
+  const parts = text.trim().match(/\d+(?:\.\d+)?\s*[a-z]*/gi);
+  if (!parts || parts.join("").replace(/\s/g, "") !== text.replace(/\s/g, "")) {
+    throw new TimeSpanError(text);
+  }
+  let ms = 0;
+  for (const part of parts) {
+    const [, n, unit] = /^(\d+(?:\.\d+)?)\s*([a-z]*)$/i.exec(part)!;
+    const factor = unit === "" ? 1000 : UNIT_MS[unit.toLowerCase()];
+    if (factor === undefined) throw new TimeSpanError(text);
+    ms += Number(n) * factor;
+  }
+  if (!(ms > 0)) throw new TimeSpanError(text);
+  return ms;
+}
+
+const CALENDAR_KEYWORDS: Record<string, string> = {
+  minutely: "* * * * *",
+  hourly: "0 * * * *",
+  daily: "0 0 * * *",
+  weekly: "0 0 * * 1",
+};
+
+/**
+ * Turns the common systemd `OnCalendar=` forms (`*:0/5`, `*-*-* *:00/10:00`,
+ * `hourly`, `*:15,45`) into a cron expression; `undefined` for others.
+ *
+ * @example
+ * ```ts
+ * calendarToCron("*:0/5"); // "0/5 * * * *"
+ * ```
+ */
+export function calendarToCron(calendar: string): string | undefined {
+  const text = calendar.trim().toLowerCase();
+  if (text in CALENDAR_KEYWORDS) return CALENDAR_KEYWORDS[text];
+  const tokens = text.split(/\s+/);
+  if (tokens.length > 2 || (tokens.length === 2 && tokens[0] !== "*-*-*")) return undefined;
+  const [hour, minute, second = "0"] = tokens.at(-1)!.split(":");
+  if (minute === undefined || !/^0+$/.test(second)) return undefined;
+  const field = (f: string) => /^[\d*/,.]+$/.test(f) ? f.replaceAll("..", "-") : undefined;
+  const [h, m] = [field(hour), field(minute)];
+  return h && m ? `${m} ${h} * * *` : undefined;
+}
+
+/**
+ * The longest gap between two times of a cron expression over two days, in
+ * milliseconds.
+ *
+ * @example
+ * ```ts
+ * cronInterval("*\/5 * * * *"); // 300000
+ * ```
+ */
+export function cronInterval(expression: string): number {
+  const start = new Date("2026-01-05T00:00:00Z");
+  const times = CronExpressionParser.parse(expression, { currentDate: start, tz: "UTC" });
+  let previous = times.next().getTime();
+  let longest = 0;
+  const end = start.getTime() + 2 * 86_400_000;
+  while (previous < end) {
+    const next = times.next().getTime();
+    longest = Math.max(longest, next - previous);
+    previous = next;
+  }
+  return longest;
+}
+
+/** Where the interval came from. */
+export interface Interval {
+  ms: number;
+  source: string;
+}
+
+/** Where to look; tests point `root` at a temp dir. */
+export interface IntervalOptions {
+  /** Prefixed to every system path (default `/`). */
+  root?: string;
+  /** `--interval`, when given (milliseconds). */
+  fallbackMs?: number;
+}
+
+async function readIfThere(path: string): Promise<string | undefined> {
+  try {
+    return await Deno.readTextFile(path);
+  } catch {
+    return undefined;
+  }
+}
+
+/** The interval of a timer unit's text: `OnUnitActiveSec=`, else `OnCalendar=`. */
+function timerInterval(text: string): number | undefined {
+  const value = (key: string) =>
+    text.split("\n").map((l) => l.trim()).find((l) => l.startsWith(`${key}=`))
+      ?.slice(key.length + 1);
+  const active = value("OnUnitActiveSec") ?? value("OnUnitInactiveSec");
+  if (active) return parseTimeSpan(active);
+  const calendar = value("OnCalendar");
+  const cron = calendar && calendarToCron(calendar);
+  return cron ? cronInterval(cron) : undefined;
+}
+
+/** The interval of the first cron line that runs conntracker (`user` field when `system`). */
+function crontabInterval(text: string, system: boolean): number | undefined {
+  for (const line of text.split("\n")) {
+    const l = line.trim();
+    if (l === "" || l.startsWith("#") || /^\w+=/.test(l) || !/conntracker/.test(l)) continue;
+    const fields = l.split(/\s+/);
+    if (fields[0].startsWith("@")) {
+      const cron = CALENDAR_KEYWORDS[fields[0].slice(1)];
+      if (cron) return cronInterval(cron);
+      continue;
+    }
+    if (fields.length < (system ? 7 : 6)) continue;
+    return cronInterval(fields.slice(0, 5).join(" "));
+  }
+  return undefined;
+}
+
+/** An interval, or `undefined` when the unit or crontab holds a value not understood. */
+function unlessInvalid(fn: () => number | undefined): number | undefined {
+  try {
+    return fn();
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Finds how often conntracker runs: its systemd timer, then its cron file,
+ * then root's crontab, then `fallbackMs`.
+ *
+ * @example
+ * ```ts
+ * const interval = await findInterval({ root: "/" });
+ * interval?.ms; // 300000 with contrib's timer
+ * ```
+ */
+export async function findInterval(options: IntervalOptions = {}): Promise<Interval | undefined> {
+  const root = options.root ?? "/";
+  for (const dir of ["/etc/systemd/system", "/lib/systemd/system", "/usr/lib/systemd/system"]) {
+    const path = join(dir, "conntracker.timer");
+    const text = await readIfThere(join(root, path));
+    const ms = text && unlessInvalid(() => timerInterval(text));
+    if (ms) return { ms, source: path };
+  }
+  for (
+    const [path, system] of [
+      ["/etc/cron.d/conntracker", true],
+      ["/etc/crontab", true],
+      ["/var/spool/cron/crontabs/root", false],
+    ] as const
+  ) {
+    const text = await readIfThere(join(root, path));
+    const ms = text && unlessInvalid(() => crontabInterval(text, system));
+    if (ms) return { ms, source: path };
+  }
+  return options.fallbackMs ? { ms: options.fallbackMs, source: "--interval" } : undefined;
+}
