@@ -148,7 +148,17 @@ function activity(tally: Tally, user: string, host: string, serverHost: string):
   const key = accountKey(user, host);
   let a = tally.accounts.get(key);
   if (!a) {
-    a = { user, host, serverHost, logins: 0, failed: 0 };
+    // Every field from the start: one shape for all activities keeps their use monomorphic.
+    a = {
+      user,
+      host,
+      serverHost,
+      logins: 0,
+      firstLogin: undefined,
+      lastLogin: undefined,
+      failed: 0,
+      lastFailed: undefined,
+    };
     tally.accounts.set(key, a);
   }
   a.serverHost = serverHost;
