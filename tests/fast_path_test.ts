@@ -49,7 +49,17 @@ function fuzzLog(seed: number, lines: number, badTimes = true): string {
     "h:123456",
     "",
   ];
-  const ids = ["7", "007", "14", "99", "123456789012345678901234"];
+  // Around the scanner's limits: 19 digits, and ids and operation over 32 bytes.
+  const ids = [
+    "7",
+    "007",
+    "14",
+    "99",
+    "1234567890123456789",
+    "123456789012345678901234",
+    "7x",
+    "1:2",
+  ];
   let second = 0;
   const out: string[] = [];
   while (out.length < lines) {
@@ -62,18 +72,20 @@ function fuzzLog(seed: number, lines: number, badTimes = true): string {
     const user = pick(users), host = pick(hosts);
     let id = pick(ids);
     if (random() < 0.05) id = ` ${id} `;
+    const qid = random() < 0.2 ? "98765432109" : "0";
     const r = random();
     let line: string;
-    if (r < 0.25) line = `${ts},vm,${user},${host},${id},0,CONNECT,${pick(["", "shop", "a,b"])},,0`;
-    else if (r < 0.33) {
-      line = `${ts},vm,${user},${host},${id},0,FAILED_CONNECT,,,${pick(["1045", "0"])}`;
-    } else if (r < 0.43) line = `${ts},vm,,,${id},0,CHANGEUSER,${"O".repeat(40)},,0`;
+    if (r < 0.25) {
+      line = `${ts},vm,${user},${host},${id},${qid},CONNECT,${pick(["", "shop", "a,b"])},,0`;
+    } else if (r < 0.33) {
+      line = `${ts},vm,${user},${host},${id},${qid},FAILED_CONNECT,,,${pick(["1045", "0"])}`;
+    } else if (r < 0.43) line = `${ts},vm,,,${id},${qid},CHANGEUSER,${"O".repeat(40)},,0`;
     else if (r < 0.48) {
-      line = `${ts},vm,${user},${host},${id},0,CHANGE_USER,,,${pick(["0", "1045"])}`;
+      line = `${ts},vm,${user},${host},${id},${qid},CHANGE_USER,,,${pick(["0", "1045"])}`;
     } else if (r < 0.5) line = `${ts},vm,${user},${host},${id},0,PROXY_CONNECT,,\`p\`@\`%\`,0`;
     else if (r < 0.56) line = `${ts},vm,${user},${host},${id},0,DISCONNECT,,,0`;
     else if (r < 0.6) {
-      line = `${ts},db2,${user},${host},${id},0,CONNECT,,,${pick(["-1", "x", "00"])}`;
+      line = `${ts},db2,${user},${host},${id},${qid},CONNECT,,,${pick(["-1", "x", "00"])}`;
     } else if (r < 0.62) line = pick(["junk", "a,b,c", `${ts},vm,u,h,1,0,CONNECT,,0`, ""]);
     else {
       line = `${ts},vm,${user},${host},${id},${Math.floor(random() * 1e6)},QUERY,shop,` +

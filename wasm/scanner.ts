@@ -124,6 +124,18 @@ export function watchAdd(len: i32): void {
   return p;
 }
 
+/** Bits [from, to) of a 32-bit mask (to - from < 32). */
+@inline function bits(from: usize, to: usize): u32 {
+  return ((<u32>1 << <u32>(to - from)) - 1) << <u32>from;
+}
+
+/** The value of the digits [s, e). */
+@inline function digitsValue(s: usize, e: usize): u64 {
+  let value: u64 = 0;
+  for (let q = s; q < e; q++) value = value * 10 + <u64>(load<u8>(q) - 48);
+  return value;
+}
+
 @inline function isDigit(c: u32): bool {
   return c - 48 <= 9;
 }
@@ -250,25 +262,34 @@ export function scan(start: i32, end: i32, tc: i32): i32 {
       const c6 = <usize>load<u32>(COMMAS + <usize>((tc + 6) << 2));
       let ok = c4 > c3 + 1 && c5 > c4 + 1 && c6 > c5 + 1 && c0 > p &&
         load<u8>(p) != 32 && load<u8>(c0 - 1) != 32;
-      let id: u64 = 0;
-      if (ok && c4 - c3 - 1 <= 19) {
-        for (let q = c3 + 1; q < c4; q++) {
-          const c = <u32>load<u8>(q) - 48;
-          if (c > 9) {
-            ok = false;
-            break;
-          }
-          id = id * 10 + <u64>c;
+      // The ids digits, the operation capitals and `_`: 32 bytes from the id at once.
+      if (ok && c6 - c3 <= 32 && c4 - c3 - 1 <= 19) {
+        const a = v128.load(c3 + 1), b = v128.load(c3 + 17);
+        const ten = i8x16.splat(10), zero = i8x16.splat(48);
+        const digits = i8x16.bitmask(i8x16.lt_u(i8x16.sub(a, zero), ten)) |
+          (i8x16.bitmask(i8x16.lt_u(i8x16.sub(b, zero), ten)) << 16);
+        const upper = i8x16.splat(65), letters = i8x16.splat(26), under = i8x16.splat(95);
+        const caps = (i8x16.bitmask(i8x16.lt_u(i8x16.sub(a, upper), letters)) |
+          i8x16.bitmask(i8x16.eq(a, under))) |
+          ((i8x16.bitmask(i8x16.lt_u(i8x16.sub(b, upper), letters)) |
+            i8x16.bitmask(i8x16.eq(b, under))) << 16);
+        const base = c3 + 1;
+        const idMask = bits(c3 + 1 - base, c4 - base);
+        const queryMask = bits(c4 + 1 - base, c5 - base);
+        const opMask = bits(c5 + 1 - base, c6 - base);
+        ok = (digits & idMask) == idMask && (digits & queryMask) == queryMask &&
+          (caps & opMask) == opMask;
+      } else if (ok && c4 - c3 - 1 <= 19) {
+        // Longer ids (a server up for long) or operation: byte by byte.
+        for (let q = c3 + 1; ok && q < c5; q++) if (q != c4 && !isDigit(<u32>load<u8>(q))) ok = false;
+        for (let q = c5 + 1; ok && q < c6; q++) {
+          const c = <u32>load<u8>(q);
+          if ((c - 65 > 25) && c != 95) ok = false;
         }
       } else ok = false;
-      for (let q = c4 + 1; ok && q < c5; q++) if (!isDigit(<u32>load<u8>(q))) ok = false;
-      for (let q = c5 + 1; ok && q < c6; q++) {
-        const c = <u32>load<u8>(q);
-        if ((c - 65 > 25) && c != 95) ok = false;
-      }
       if (ok) {
         const op = opCode(c5 + 1, c6);
-        const watched = watching(id, <u32>(c4 - c3 - 1));
+        const watched = watchCount != 0 && watching(digitsValue(c3 + 1, c4), <u32>(c4 - c3 - 1));
         if ((op >= OP_CONNECT && op <= OP_PROXY_CONNECT) || watched) {
           flags = op | LOCATED | (watched ? WATCHED : 0);
           const c1 = <usize>load<u32>(COMMAS + <usize>((tc + 1) << 2));
@@ -284,7 +305,7 @@ export function scan(start: i32, end: i32, tc: i32): i32 {
           store<i32>(rec + 36, <i32>ke);
           store<u32>(rec + 40, hashOf(c1 + 1, ke));
           // A change-user may leave its connection pending: watch it from here on.
-          if (op == OP_CHANGEUSER) watchInsert(id, <u32>(c4 - c3 - 1));
+          if (op == OP_CHANGEUSER) watchInsert(digitsValue(c3 + 1, c4), <u32>(c4 - c3 - 1));
         } else flags = -1;
       }
     }
