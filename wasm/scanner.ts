@@ -56,6 +56,7 @@ export function scratch(): usize {
 }
 
 export function watchClear(): void {
+  if (watchCount == 0) return;
   memory.fill(WATCH, 0, <usize>(WATCH_SLOTS * 16));
   watchCount = 0;
 }
@@ -210,17 +211,18 @@ function keyEnd(s: usize, e: usize): usize {
 }
 
 /**
- * Scans the complete lines in [start, end) of the memory (`end` just after a newline) and
- * writes records for those that may matter; returns how many. Stops early when the records
- * are full: resumeAt() then says where to go on. `tc` is how many commas a timestamp holds.
+ * Scans the complete lines in [start, end) of the memory (`end` just after a newline) that
+ * start before `stop`, and writes records for those that may matter; returns how many. Stops
+ * early when the records are full: resumeAt() then says where to go on. `tc` is how many
+ * commas a timestamp holds.
  */
-export function scan(start: i32, end: i32, tc: i32): i32 {
+export function scan(start: i32, end: i32, tc: i32, stop: i32): i32 {
   const comma = i8x16.splat(44);
   const limit = <usize>end;
   const need = tc + 7;
   let p = <usize>start;
   let n = 0;
-  while (p < limit) {
+  while (p < limit && p < <usize>stop) {
     if (n == OUTPUT_RECORDS) break;
     // The commas of the header, up to the one after the operation, and the line's end.
     const nl = i8x16.splat(10);

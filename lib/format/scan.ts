@@ -175,7 +175,7 @@ interface ScannerExports {
   scratch(): number;
   watchClear(): void;
   watchAdd(length: number): void;
-  scan(start: number, end: number, timestampCommas: number): number;
+  scan(start: number, end: number, timestampCommas: number, stop: number): number;
 }
 
 /** Int32 fields per record the scanner writes (see `wasm/scanner.ts`). */
@@ -361,12 +361,18 @@ function handleRecords(s: Scanner, count: number, scan: BlockScan): number {
   return -1;
 }
 
+/**
+ * Lines scanned per pass: the watched ids are loaded again before each, which
+ * drops those no longer watched (the scanner only adds ids).
+ */
+const PASS_BYTES = 128 << 10;
+
 /** Scans lines that lie in the scanner's input buffer, [from, to). */
 function scanInPlace(s: Scanner, from: number, to: number, scan: BlockScan): void {
   const base = s.exports.input();
   for (let start = base + from; start < base + to;) {
     loadWatched(s, scan.watched);
-    const count = s.exports.scan(start, base + to, scan.timestampCommas);
+    const count = s.exports.scan(start, base + to, scan.timestampCommas, start + PASS_BYTES);
     const again = handleRecords(s, count, scan);
     start = again === -1 ? s.exports.resumeAt() : again;
   }
