@@ -41,8 +41,9 @@ interface FixedLayout {
   hour: number;
   minute: number;
   second: number;
-  /** The literals' bytes by offset; -1 where a digit stands. */
-  literal: Int16Array;
+  /** The offsets of the literals' bytes, and the bytes. */
+  literalAt: Int32Array;
+  literal: Uint8Array;
   day: { key: number; ms: number; offset: number };
 }
 
@@ -68,6 +69,7 @@ function fixedLayout(layout: Layout): FixedLayout | undefined {
   }
   const kinds = ["year", "month", "day", "hour", "minute", "second"];
   if (kinds.some((k) => at[k] === undefined)) return undefined;
+  const literalAt = [...literal.keys()].filter((i) => literal[i] !== -1);
   return {
     width: literal.length,
     year: at.year,
@@ -76,7 +78,8 @@ function fixedLayout(layout: Layout): FixedLayout | undefined {
     hour: at.hour,
     minute: at.minute,
     second: at.second,
-    literal: Int16Array.from(literal),
+    literalAt: Int32Array.from(literalAt),
+    literal: Uint8Array.from(literalAt, (i) => literal[i]),
     day: { key: -1, ms: 0, offset: NaN },
   };
 }
@@ -119,9 +122,9 @@ function fixedInstant(
   bytes: Uint8Array,
   start: number,
 ): number | undefined {
-  const { literal } = f;
-  for (let i = 0; i < f.width; i++) {
-    if (literal[i] !== -1 && bytes[start + i] !== literal[i]) return undefined;
+  const { literal, literalAt } = f;
+  for (let i = 0; i < literal.length; i++) {
+    if (bytes[start + literalAt[i]] !== literal[i]) return undefined;
   }
   const century = twoDigits(bytes, start + f.year), years = twoDigits(bytes, start + f.year + 2);
   const year = century < 0 || years < 0 ? -1 : century * 100 + years;
