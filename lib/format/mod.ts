@@ -6,7 +6,8 @@
  * - `operations.ts`: the connection operations, listed once;
  * - `record.ts`: one line parsed into its fields;
  * - `scan.ts`: the hot path, finding the lines that matter in a block
- *   without splitting the others;
+ *   without decoding the others, with the WebAssembly scanner of
+ *   `scanner_wasm.ts` (built from `wasm/scanner.ts` by `deno task wasm`);
  * - `identify.ts`: whether a file is an audit log, by its first line;
  * - `account.ts`: account names (`user@host`): parsing, printing, map keys.
  *
