@@ -4,14 +4,15 @@
  * arguments, hands them to `lib/track` (`run`) or `lib/report` (`report`),
  * and maps error classes to exit codes through one table.
  *
- * Commands: `run` (the default), `report` and `check`.
+ * Commands: `run` (the default), `push`, `report` and `check`.
  *
  * Exit codes: 0 success (also when no file is an audit log: that is said on
  * stderr), 1 runtime failure (`AuditLogPath` does not exist, a file or the
  * database cannot be read or written), 2 usage or config error, 3 audit events
  * may have been lost to rotation before they could be read, 4 another run held
  * the database past `LockTimeout`, 5 `check` found an error in the setup,
- * 6 (`report`) no run has completed yet.
+ * 6 (`report`) no run has completed yet, 7 the central store could not be
+ * updated (`push`, or a run with `--strict-push`).
  *
  * @module
  */
@@ -20,18 +21,13 @@ import { Command, CommanderError } from "commander";
 import denoJson from "./deno.json" with { type: "json" };
 import { formatFindings, parseTimeSpan, runCheck, TimeSpanError } from "./lib/check/mod.ts";
 import { ConfigError, configPath, loadConfig } from "./lib/config.ts";
-import { DiscoveryError } from "./lib/input/mod.ts";
+import { DiscoveryError, ServerError } from "./lib/input/mod.ts";
+import { CentralError, fleetReport, pushAndLog, pushJson } from "./lib/push/mod.ts";
 import { type Attrs, createLogger, formatRecord, shiftLevel } from "./lib/log.ts";
 import { runJson } from "./lib/output/json.ts";
 import { MetricsFileError, writeMetricsFile } from "./lib/output/metrics_file.ts";
 import { createProgressBar } from "./lib/output/progress.ts";
-import {
-  AccountListError,
-  DurationError,
-  report,
-  type ReportOptions,
-  ServerError,
-} from "./lib/report/mod.ts";
+import { AccountListError, DurationError, report, type ReportOptions } from "./lib/report/mod.ts";
 import { LockedError, NoRunYetError, StoreError } from "./lib/store/mod.ts";
 import { runTracking } from "./lib/track/mod.ts";
 import { UsageError } from "./lib/usage.ts";
@@ -45,6 +41,7 @@ export const EXIT = {
   locked: 4,
   check: 5,
   noRunYet: 6,
+  push: 7,
 } as const;
 
 /** This build's version. */
@@ -78,6 +75,7 @@ const EXIT_RULES: ExitRule[] = [
   rule(TimeSpanError, EXIT.usage),
   rule(ServerError, EXIT.failure),
   rule(MetricsFileError, EXIT.failure, (e) => ({ file: e.path })),
+  rule(CentralError, EXIT.failure),
 ];
 
 /** Maps an error to its exit code, after writing one line about it on stderr. */
@@ -102,6 +100,8 @@ interface RunCommandOptions {
   config?: string;
   dryRun?: boolean;
   json?: boolean;
+  /** A failed push to `[central]` makes the exit code {@link EXIT.push}. */
+  strictPush?: boolean;
   /** How many times `-v` and `-q` were given. */
   verbose: number;
   quiet: number;
@@ -114,19 +114,26 @@ async function run(options: RunCommandOptions): Promise<number> {
   const dryRun = options.dryRun ?? false;
   let code: number;
   try {
+    const log = createLogger(level);
     const summary = await runTracking({
       config,
-      log: createLogger(level),
+      log,
       dryRun,
       onProgress: (p) => bar.update(p),
     });
     bar.stop();
+    // The run has committed: a central store that is down only delays its copy.
+    const pushed = config.central && !dryRun ? await pushAndLog({ config, log }) : undefined;
     code = summary.losses.length > 0
       ? EXIT.lost
       : summary.errors.length > 0
       ? EXIT.failure
+      : pushed && !pushed.ok && options.strictPush
+      ? EXIT.push
       : EXIT.ok;
-    if (options.json) console.log(JSON.stringify(runJson(summary)));
+    if (options.json) {
+      console.log(JSON.stringify({ ...runJson(summary), ...pushed && { push: pushJson(pushed) } }));
+    }
     if (config.metricsFile && !dryRun) {
       await writeMetricsFile(config.metricsFile, {
         finishedMs: summary.metrics.finishedMs,
@@ -143,6 +150,14 @@ async function run(options: RunCommandOptions): Promise<number> {
     throw e;
   }
   return code;
+}
+
+async function push(options: { config?: string; json?: boolean }): Promise<number> {
+  const config = await loadConfig(configPath(options.config, Deno.env.toObject()));
+  if (!config.central) throw new ConfigError(config.file, "No [central] section to push to");
+  const pushed = await pushAndLog({ config, log: createLogger(config.logLevel) });
+  if (options.json) console.log(JSON.stringify(pushJson(pushed)));
+  return pushed.ok ? EXIT.ok : EXIT.push;
 }
 
 /** The options of `check`. */
@@ -202,8 +217,21 @@ export async function main(args: string[]): Promise<number> {
     .option("--json", "print the run as one JSON object on stdout")
     .option("-v, --verbose", "log more than LogLevel (-v: one level, -vv: two)", count, 0)
     .option("-q, --quiet", "log less than LogLevel (down to ERROR)", count, 0)
+    .option(
+      "--strict-push",
+      "exit with code 7 when the push to the [central] store fails (default: a warning only)",
+    )
     .action(async (options: Omit<RunCommandOptions, "config">) => {
       code = await run({ ...options, config: program.opts().config });
+    });
+  program.command("push")
+    .description(
+      "send the [central] store what changed since its last acknowledgement (runs push by " +
+        "themselves; exit code 7 when it fails)",
+    )
+    .option("--json", "print the push as one JSON object on stdout")
+    .action(async (options: { json?: boolean }) => {
+      code = await push({ ...options, config: program.opts().config });
     });
   program.command("report")
     .description(
@@ -227,8 +255,10 @@ export async function main(args: string[]): Promise<number> {
     .option("--accounts-from-server", "ask the server for its accounts with the mariadb client")
     .option("--sort <key>", "last_seen (oldest first), name or logins (fewest first)", "last_seen")
     .option("--now <time>", "the time periods end at (ISO 8601; default: now)")
-    .action(async (options: Omit<ReportOptions, "config">) => {
-      await report({ ...options, config: program.opts().config });
+    .option("--central", "report across the fleet, from the [central] store")
+    .action(async (options: Omit<ReportOptions, "config"> & { central?: boolean }) => {
+      const { central, ...rest } = options;
+      await (central ? fleetReport : report)({ ...rest, config: program.opts().config });
       code = EXIT.ok;
     });
   program.command("check")

@@ -8,6 +8,7 @@
 import ini from "ini";
 import { compileLayout, type Layout, LayoutError } from "./time/layout.ts";
 import { type Level, LEVELS } from "./log.ts";
+import { type CentralConfig, CentralConfigError, parseCentralSection } from "./push/config.ts";
 import { loadZone, type Zone, ZoneError } from "./time/zone.ts";
 
 /** Where the config is read from when neither `--config` nor the environment names one. */
@@ -52,6 +53,8 @@ export interface Config {
   mariadbClient: string;
   /** An option file for that client (`--defaults-extra-file`), or `""`. */
   mariadbDefaultsFile: string;
+  /** The `[central]` section: where runs push their activity, when set. */
+  central?: CentralConfig;
   /** The Prometheus textfile-collector file written after each run, when set. */
   metricsFile?: string;
 }
@@ -151,6 +154,7 @@ function integer(file: string, key: string, text: string, min: number, max: numb
 export function parseConfig(file: string, text: string): Config {
   const parsed = ini.parse(text) as Record<string, unknown>;
   const raw: Record<string, unknown> = {};
+  let central: CentralConfig | undefined;
   const take = (key: string, v: unknown) => {
     if (!(key in KEYS)) {
       throw new ConfigError(
@@ -163,7 +167,14 @@ export function parseConfig(file: string, text: string): Config {
     raw[key] = v;
   };
   for (const [key, v] of Object.entries(parsed)) {
-    if (v !== null && typeof v === "object" && !Array.isArray(v)) {
+    if (key.toLowerCase() === "central" && v !== null && typeof v === "object") {
+      try {
+        central = parseCentralSection(v as Record<string, unknown>);
+      } catch (e) {
+        if (e instanceof CentralConfigError) throw new ConfigError(file, e.message, e.key);
+        throw e;
+      }
+    } else if (v !== null && typeof v === "object" && !Array.isArray(v)) {
       if (!SECTIONS.has(key.toLowerCase())) {
         throw new ConfigError(
           file,
@@ -234,6 +245,7 @@ export function parseConfig(file: string, text: string): Config {
     lockTimeoutMs: integer(file, "LockTimeout", get("LockTimeout"), 0, 86_400) * 1000,
     mariadbClient: get("MariadbClient"),
     mariadbDefaultsFile: get("MariadbDefaultsFile"),
+    central,
     metricsFile: metricsFile || undefined,
   };
 }

@@ -184,39 +184,42 @@ Deno.test("candidateAccounts(): localhost is the socket or loopback TCP unless t
   assertEquals([refused.accounts.length, refused.none], [1, true]);
 });
 
-Deno.test("candidateAccounts(): a name stands for the addresses it resolves to, or for any address", () => {
+Deno.test("candidateAccounts(): a name stands for any address, whatever it resolves to now", () => {
   const defined = ["app@10.0.0.0/255.0.0.0", "app@db1.example.com", "app@%.example.com"];
   const resolved = (ips: string[]): Resolution => ({
     mode: "on",
     addresses: new Map([["db1.example.com", ips]]),
   });
-  // A literal name and a netmask rank equal: the name sorts later, so it wins over the netmask.
-  assertEquals(candidates(defined, "app", "db1.example.com", resolved(["10.1.1.1"])), [
-    "app@db1.example.com",
-  ]);
+  // A literal name and a netmask rank equal: the name sorts later, so it wins over the netmask,
+  // and it matches the name whatever the address: certain.
+  for (const ips of [["10.1.1.1"], ["192.168.1.1"], []]) {
+    assertEquals(candidates(defined, "app", "db1.example.com", resolved(ips)), [
+      "app@db1.example.com",
+    ]);
+  }
+  // The address at login time may not be today's (DNS changed, DHCP, a moved VM): a name that now
+  // resolves inside the netmask may have been outside it, and one outside may have been inside.
   const wide = ["app@10.0.0.0/255.0.0.0", "app@%.example.com"];
-  assertEquals(candidates(wide, "app", "db1.example.com", resolved(["10.1.1.1"])), [
-    "app@10.0.0.0/255.0.0.0",
-  ]);
-  assertEquals(candidates(wide, "app", "db1.example.com", resolved(["192.168.1.1"])), [
-    "app@%.example.com",
-  ]);
+  const index = indexAccounts(accounts(...wide));
+  for (const ip of ["10.1.1.1", "192.168.1.1"]) {
+    const choice = candidateAccounts(index, "app", "db1.example.com", resolved([ip]));
+    assertEquals(choice.accounts.map((a) => a.host), ["%.example.com", "10.0.0.0/255.0.0.0"]);
+    assertEquals(
+      choice.why,
+      `db1.example.com resolves to ${ip} now; when it logged in it may have had another address`,
+    );
+  }
   // Not resolvable now: any IP, so the netmask may have taken it.
-  const unknown = candidateAccounts(
-    indexAccounts(accounts(...wide)),
-    "app",
-    "db1.example.com",
-    resolved([]),
-  );
+  const unknown = candidateAccounts(index, "app", "db1.example.com", resolved([]));
   assertEquals(unknown.accounts.map((a) => a.host), ["%.example.com", "10.0.0.0/255.0.0.0"]);
   assert(/does not resolve/.test(unknown.why!), unknown.why);
-  // Accounts whose host cannot match an IP leave a name certain.
-  assertEquals(
-    candidates(["app@%.example.com", "app@other.net"], "app", "db1.example.com", resolved([])),
-    [
-      "app@%.example.com",
-    ],
-  );
+  // Accounts whose host cannot match an IP leave a name certain, resolved or not.
+  for (const ips of [["10.1.1.1"], []]) {
+    assertEquals(
+      candidates(["app@%.example.com", "app@other.net"], "app", "db1.example.com", resolved(ips)),
+      ["app@%.example.com"],
+    );
+  }
 });
 
 Deno.test("hostRequiresResolving() as sql_acl.cc: names, not localhost, patterns, IPs or netmasks", () => {

@@ -3,7 +3,8 @@
  * build task runs as it is written in deno.json, with `DENORT_BIN` pointing at a stand-in
  * base binary, and the result's embedded metadata (permissions, V8 flags) and file system are
  * read back and compared with the module graph (`deno info --json`) of main.ts and of every
- * Worker module found in lib/. Then main.ts runs under exactly the build task's permissions.
+ * Worker module found in lib/. Then main.ts runs under exactly the build task's permissions,
+ * `check` and `report --accounts-from-server` included (against a real server).
  */
 
 import { deepStrictEqual as assertEquals, ok as assert } from "node:assert";
@@ -18,23 +19,11 @@ import {
   withTempDir,
   writeConfig,
 } from "./helpers.ts";
+import { client, HAVE_MARIADB, rootSql, withMariaDb } from "./mariadb.ts";
 import { referenceCounts } from "./reference.ts";
+import { permissionFlags, runAsBuilt, taskWords } from "./as_built.ts";
 
-const DENO_JSON = JSON.parse(Deno.readTextFileSync(join(ROOT, "deno.json")));
-
-/** A task of deno.json as its words (the tasks quote nothing). */
-function taskWords(name: string): string[] {
-  const task = DENO_JSON.tasks[name];
-  assert(typeof task === "string", `deno.json has no task "${name}"`);
-  return task.trim().split(/\s+/);
-}
-
-/** The words of a deno command line that decide what the program may do. */
-function permissionFlags(words: string[]): string[] {
-  return words.filter((w) =>
-    /^(--(allow|deny)-[a-z]+(=.*)?|-A|--allow-all|--v8-flags=.*)$/.test(w)
-  );
-}
+const CI = Boolean(Deno.env.get("CI"));
 
 /** The build task without its output: `deno compile FLAGS... main.ts`. */
 function buildWords(output: string, drop: (w: string, next?: string) => boolean = () => false) {
@@ -265,19 +254,6 @@ Deno.test("build: the start task runs main.ts with exactly the build task's perm
   assertEquals(permissionFlags(start).sort(), permissionFlags(taskWords("build")).sort());
 });
 
-/** Runs main.ts under exactly the build task's permissions (and no prompt). */
-function runAsBuilt(args: string[], extra: string[] = [], env: Record<string, string> = {}) {
-  return run(Deno.execPath(), [
-    "run",
-    "--quiet",
-    "--no-prompt",
-    ...permissionFlags(taskWords("build")),
-    ...extra,
-    join(ROOT, "main.ts"),
-    ...args,
-  ], env);
-}
-
 /** The first real capture in `dir/logs`, and a config that reads it into `dir/audit.sqlite`. */
 async function captureIn(dir: string): Promise<{ logs: string; config: string }> {
   const logs = join(dir, "logs");
@@ -303,6 +279,56 @@ Deno.test("build: under the build task's permissions a run over a real capture a
   });
 });
 
+if (!HAVE_MARIADB && !CI) {
+  console.error(
+    "\n*** SKIPPING check and report --accounts-from-server under the build task's permissions: " +
+      "mariadbd not found (apt-get install mariadb-server mariadb-client) ***\n",
+  );
+}
+
+Deno.test({
+  name: "build: under the build task's permissions check and report --accounts-from-server work",
+  ignore: !HAVE_MARIADB && !CI,
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: async () => {
+    await withTempDir(async (dir) => {
+      await withMariaDb({ events: "CONNECT" }, async (server) => {
+        await rootSql(server, "CREATE USER 'probe'@'localhost' IDENTIFIED BY 'pw'");
+        const probe = await client(["-S", server.socket, "-uprobe", "-ppw", "-e", "SELECT 1"]);
+        assert(probe.ok, "the probe login failed");
+        const cnf = join(dir, "client.cnf");
+        await Deno.writeTextFile(cnf, `[client]\nsocket = ${server.socket}\nuser = root\n`);
+        const config = await writeConfig(dir, {
+          AuditLogPath: dirname(server.auditLog),
+          MariadbDefaultsFile: cnf,
+        });
+        const r = await runAsBuilt(["--config", config]);
+        assertEquals([r.code, r.stdout, r.stderr], [0, "", ""]);
+
+        // Every family of findings, the server's answers included: none may die on a permission.
+        const check = await runAsBuilt(["--config", config, "check", "--format", "json"]);
+        assert(check.code === 0 || check.code === 5, check.stderr);
+        assertEquals(check.stderr, "");
+        const findings = JSON.parse(check.stdout) as { check: string; message: string }[];
+        const checks = new Set(findings.map((f) => f.check));
+        for (const c of ["plugin", "files", "zone", "database", "last-run", "schedule"]) {
+          assert(checks.has(c), `no ${c} finding:\n${check.stdout}`);
+        }
+        assert(
+          findings.some((f) => f.check === "files" && /\(uid \d+\) can read all/.test(f.message)),
+          check.stdout,
+        );
+
+        const report = await runAsBuilt(["--config", config, "report", "--accounts-from-server"]);
+        assertEquals([report.code, report.stderr], [0, ""]);
+        const rows = JSON.parse(report.stdout).accounts as { name: string; status: string }[];
+        assertEquals(rows.find((a) => a.name === "probe")?.status, "used", report.stdout);
+      });
+    });
+  },
+});
+
 Deno.test("build: under the build task's permissions a run of 128 MB scans in a Worker", async () => {
   await withTempDir(async (dir) => {
     // One file over the documented 128 MB threshold, so that the run cuts it into ranges for
@@ -318,12 +344,15 @@ Deno.test("build: under the build task's permissions a run of 128 MB scans in a 
     // The control: with its module unreadable, the Worker fails and so does the run. This
     // shows that the run below does scan in a Worker.
     const [worker] = await workerModules();
-    const cores = { CONNTRACKER_CORES: "4" };
-    const denied = await runAsBuilt(["--config", config], [`--deny-read=${worker}`], cores);
+    const env = { CONNTRACKER_CORES: "4" };
+    const denied = await runAsBuilt(["--config", config], {
+      extra: [`--deny-read=${worker}`],
+      env,
+    });
     assertEquals(denied.code, 1, denied.stderr);
     assert(denied.stderr.includes("Scanning worker failed"), denied.stderr);
 
-    const r = await runAsBuilt(["--config", config], [], cores);
+    const r = await runAsBuilt(["--config", config], { env });
     assertEquals([r.code, r.stdout, r.stderr], [0, "", ""]);
     assertEquals(await countsByAccount(join(dir, "audit.sqlite")), referenceCounts(big));
   });

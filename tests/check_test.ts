@@ -311,6 +311,36 @@ Deno.test("check: no server to ask, and audit files this user cannot read, are e
   });
 });
 
+Deno.test("check: a database that is not SQLite is an error finding (exit 5), the file untouched", async () => {
+  await withTempDir(async (dir) => {
+    const logs = join(dir, "logs");
+    await Deno.mkdir(logs);
+    await Deno.writeTextFile(
+      join(logs, "server_audit.log"),
+      "20261201 10:00:00,vm,app,localhost,1,0,CONNECT,,,0\n",
+    );
+    const db = join(dir, "audit.sqlite");
+    const junk = new TextEncoder().encode("not a database, ".repeat(400));
+    await Deno.writeFile(db, junk);
+    const path = await writeConfig(dir, { AuditLogPath: logs, MariadbClient: join(dir, "none") });
+    const r = await runCli(["--config", path, "check", "--format", "json"]);
+    assertEquals([r.code, r.stderr], [5, ""]);
+    const findings = JSON.parse(r.stdout) as Finding[];
+    assert(
+      having(findings, "database", "error", `${db}: Database file is not a valid SQLite database`)
+        .length,
+      r.stdout,
+    );
+    assertEquals(await Deno.readFile(db), junk);
+    // Not asked, the server's rotation setting is unknown: not "server_audit_file_rotations = 0".
+    assertEquals(
+      findings.filter((f) => f.check === "logrotate").map((f) => f.severity),
+      ["ok"],
+      r.stdout,
+    );
+  });
+});
+
 Deno.test("findInterval() reads contrib's timer, then the cron file, then root's crontab, then --interval", async () => {
   await withTempDir(async (root) => {
     assertEquals(await findInterval({ root }), undefined);
@@ -517,13 +547,38 @@ Deno.test("check: the last run's outcome and losses come from the runs and losse
     await new Deno.Command("sqlite3", {
       args: [
         config.sqlitePath,
-        "INSERT INTO losses VALUES (1000 * strftime('%s','now'), '/x/server_audit.log.9', 'fp', 512, NULL, 0);" +
+        "INSERT INTO losses (detected_ms, path, fingerprint, unread_bytes, from_ms, to_ms) " +
+        "SELECT finished_ms, '/x/server_audit.log.9', 'fp', 512, NULL, 0 FROM runs;" +
         "UPDATE runs SET losses = 1;",
       ],
     }).output();
     findings = lastRunFindings({ history: readRunHistory(config, Date.now()), nowMs: Date.now() });
     assert(
-      having(findings, "last-run", "error", "found 1 audit files removed").length,
+      having(
+        findings,
+        "last-run",
+        "error",
+        "found 1 audit file removed before it was read to the end: the events up to " +
+          "1970-01-01T00:00:00.000Z were never read (at least 512 bytes)",
+      ).length,
+      show(findings),
+    );
+    // A loss of a file still being written: its unread bytes are unknown (0), its time range not.
+    await new Deno.Command("sqlite3", {
+      args: [
+        config.sqlitePath,
+        "UPDATE losses SET unread_bytes = 0, from_ms = 1796119200000, to_ms = 1796119260000;" +
+        "UPDATE runs SET losses = 0;",
+      ],
+    }).output();
+    findings = lastRunFindings({ history: readRunHistory(config, Date.now()), nowMs: Date.now() });
+    const week = having(findings, "last-run", "warn", "1 audit file lost to rotation");
+    assertEquals(
+      week.map((f) => f.message),
+      [
+        "1 audit file lost to rotation in the last 7 days: the events from " +
+        "2026-12-01T10:00:00.000Z to 2026-12-01T10:01:00.000Z were never read; see the losses table",
+      ],
       show(findings),
     );
     findings = lastRunFindings({

@@ -7,6 +7,8 @@
 
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { compileLayout, parseWall } from "../lib/time/layout.ts";
+import { loadZone, wallToInstant } from "../lib/time/zone.ts";
 
 /** The repository root. */
 export const ROOT: string = fileURLToPath(new URL("..", import.meta.url));
@@ -33,7 +35,7 @@ export const FIXTURES: string = join(ROOT, "tests", "fixtures");
  * await withTempDir(async (dir) => await Deno.writeTextFile(`${dir}/x`, "x"));
  * ```
  */
-export async function withTempDir(fn: (dir: string) => Promise<void>): Promise<void> {
+export async function withTempDir(fn: (dir: string) => Promise<void> | void): Promise<void> {
   const dir = await Deno.makeTempDir({ prefix: "conntracker-test-" });
   try {
     await fn(dir);
@@ -43,8 +45,9 @@ export async function withTempDir(fn: (dir: string) => Promise<void>): Promise<v
 }
 
 /**
- * Copies audit files into `dir`, oldest first, giving each a modification
- * time one minute after the one before, ending `endMs` (default: a minute ago).
+ * Copies audit files into `dir`, oldest first. Each gets the modification time
+ * the server gave it (a second after its last line), or, with `endMs`, one
+ * minute after the one before, ending `endMs`.
  *
  * @example
  * ```ts
@@ -55,15 +58,33 @@ export async function copyAuditFiles(
   fixture: string,
   oldestFirst: string[],
   dir: string,
-  endMs = Date.now() - 60_000,
+  endMs?: number,
 ): Promise<void> {
   for (const [i, name] of oldestFirst.entries()) {
     const target = join(dir, name);
     await Deno.copyFile(join(FIXTURES, fixture, name), target);
-    const at = new Date(endMs - (oldestFirst.length - 1 - i) * 60_000);
-    await Deno.utime(target, at, at);
+    const at = endMs === undefined
+      ? writtenAt(await Deno.readTextFile(target))
+      : endMs - (oldestFirst.length - 1 - i) * 60_000;
+    await Deno.utime(target, new Date(at), new Date(at));
   }
 }
+
+/**
+ * When the server's last write to a capture's file happened: a second after
+ * its last line, read in the capture server's zone (Europe/Zurich). A copy
+ * dated "now" could look, to the run's time-zone check, like a log written in
+ * another zone whenever now is a zone offset away from its last line.
+ */
+function writtenAt(text: string): number {
+  const last = text.trimEnd().split("\n").at(-1) ?? "";
+  const wall = parseWall(AUDIT_LAYOUT, last.slice(0, 17));
+  if (wall === undefined) throw new Error(`No audit timestamp on the last line: ${last}`);
+  return wallToInstant(CAPTURE_ZONE, wall.wall) + 1000;
+}
+
+const AUDIT_LAYOUT = compileLayout("20060102 15:04:05");
+const CAPTURE_ZONE = loadZone("Europe/Zurich");
 
 /**
  * Writes a config file and returns its path.

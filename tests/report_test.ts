@@ -39,6 +39,15 @@ Deno.test("parseDuration() reads days, weeks, months of 30 days and years of 365
   for (const bad of ["", "90", "d", "1.5d", "-3d", "3h"]) {
     assertThrows(() => parseDuration(bad), DurationError, bad);
   }
+  // A zero period would call every account without a login this very millisecond unused.
+  for (const zero of ["0d", "0w", "0m", "0y", "000d"]) {
+    assertThrows(() => parseDuration(zero), /must be at least 1 day/, zero);
+  }
+  assertEquals(parseDuration("1d"), DAY);
+  assertEquals(parseDuration("100y"), 36_500 * DAY);
+  for (const huge of ["101y", "36501d", "99999999999y", "1e400d"]) {
+    assertThrows(() => parseDuration(huge), DurationError, huge);
+  }
 });
 
 Deno.test("filterRows() --unused-for keeps the rows not used; --failed those tried", () => {
@@ -77,6 +86,10 @@ Deno.test("sortRows() by last_seen (never first), name, logins", () => {
 });
 
 const WATCHED = [{ serverHost: "vm", firstEvent: 0, firstRun: 0 }];
+/** No sign-in that no account could be given. */
+const NONE = { changeUsers: 0, badTimestamps: 0 };
+/** A run at 0 that read the audit log. */
+const READ = [{ startedMs: 0, auditFiles: 1, errors: 0 }];
 const OFF = { mode: "off" as const, addresses: new Map<string, string[]>() };
 
 Deno.test("buildReport() gives logins, failures and proxy logins to defined accounts; the rest is unmatched", () => {
@@ -109,6 +122,7 @@ Deno.test("buildReport() gives logins, failures and proxy logins to defined acco
     resolution: OFF,
     watched: WATCHED,
     losses: [],
+    runs: READ,
     now: 1000,
     time: String,
   });
@@ -160,6 +174,7 @@ Deno.test("buildReport(): a login from localhost that the socket's account or lo
     resolution: { mode: "on" as const, addresses: new Map<string, string[]>() },
     watched: WATCHED,
     losses: [],
+    runs: READ,
     now: 1000,
     periodMs: 500,
     time: String,
@@ -183,6 +198,27 @@ Deno.test("buildReport(): a login from localhost that the socket's account or lo
   assertEquals(off.get("svc@127.0.0.1")?.status, "never-seen");
 });
 
+Deno.test("buildReport(): a logged name's address today is no proof of its address at login time", () => {
+  // The ledger: app.example.com was 10.0.0.5 when it logged in, and resolves to 10.9.9.9 now.
+  const report = buildReport({
+    observed: [{ user: "app", host: "app.example.com", logins: 4, lastLogin: 900, failed: 0 }],
+    proxies: [],
+    defined: [{ user: "app", host: "10.0.0.%" }, { user: "app", host: "%" }],
+    resolution: { mode: "on", addresses: new Map([["app.example.com", ["10.9.9.9"]]]) },
+    watched: WATCHED,
+    losses: [],
+    runs: READ,
+    now: 1000,
+    periodMs: 500,
+    time: String,
+  });
+  // The account the server chose ('app'@'10.0.0.%') must not come out never-seen.
+  assertEquals(report.rows.map((r) => [r.host, r.status, r.logins, r.uncertainLogins]), [
+    ["10.0.0.%", "unknown", 0, 4],
+    ["%", "unknown", 0, 4],
+  ]);
+});
+
 Deno.test("buildReport(): the report's own login is a doubt, never the evidence of use", () => {
   const base = {
     proxies: [],
@@ -190,6 +226,7 @@ Deno.test("buildReport(): the report's own login is a doubt, never the evidence 
     resolution: OFF,
     watched: WATCHED,
     losses: [],
+    runs: READ,
     now: 1000,
     periodMs: 500,
     time: String,
@@ -205,8 +242,12 @@ Deno.test("buildReport(): the report's own login is a doubt, never the evidence 
   }).rows[0];
   assertEquals([root.status, root.logins, root.uncertainLogins], ["unknown", 0, 9]);
   assert(/report itself/.test(root.reason), root.reason);
+  // One story: the 9 logins read, the last at 990, in the counts and in the reason alike (the
+  // report's own login now is not one of the logins read).
+  assertEquals(root.lastUncertain, 990);
+  assert(root.reason.startsWith("9 logins, the last 990, from root@localhost"), root.reason);
   root = buildReport({ ...base, observed: [] }).rows[0];
-  assertEquals(root.status, "unknown");
+  assertEquals([root.status, root.uncertainLogins, root.lastUncertain], ["unknown", 0, undefined]);
   // A login of root@localhost from elsewhere is evidence.
   root = buildReport({
     ...base,
@@ -246,6 +287,8 @@ Deno.test("formatReport() json is an object with metadata, accounts and unmatche
       why: "empty user",
     }],
     watchedSince: 0,
+    readUntil: 60_000,
+    unattributed: { changeUsers: 2, badTimestamps: 1, first: 60_000, last: 60_000 },
   };
   const meta = {
     now: 86_400_000,
@@ -260,6 +303,8 @@ Deno.test("formatReport() json is an object with metadata, accounts and unmatche
     "period",
     "period_start",
     "watched_since",
+    "read_until",
+    "unattributed_sign_ins",
     "accounts_from",
     "connected_as",
     "name_resolution",
@@ -270,6 +315,10 @@ Deno.test("formatReport() json is an object with metadata, accounts and unmatche
     "1d",
     "1970-01-01T00:00:00.000Z",
     { name: "root", host: "localhost" },
+  ]);
+  assertEquals([json.read_until, json.unattributed_sign_ins], [
+    "1970-01-01T00:01:00.000Z",
+    { change_users: 2, bad_timestamps: 1 },
   ]);
   assertEquals(Object.keys(json.accounts[0]), [...FIELDS]);
   assertEquals([json.accounts[1].last_seen, json.accounts[1].status], [null, "never-seen"]);
@@ -283,6 +332,14 @@ Deno.test("formatReport() json is an object with metadata, accounts and unmatche
   assertEquals(csv[3].split(",").slice(0, 3), ["", "10.0.0.9", "unmatched"]);
   const table = formatReport(report, meta, "table", ISO).split("\n");
   assert(table[0].includes("connected as 'root'@'localhost'"), table[0]);
+  assert(table[0].includes("audit log read up to 1970-01-01T00:01:00.000Z"), table[0]);
+  assert(
+    table[0].includes(
+      "3 sign-ins no account could be given (2 change-users whose account no line named, " +
+        "1 with a timestamp that cannot be read) in the period",
+    ),
+    table[0],
+  );
   const column = table[2].indexOf("LAST SEEN");
   assertEquals(table[4].indexOf("never ", column), column);
   assert(table.some((l) => l.startsWith("Logged user@host that no defined account takes")));
@@ -306,7 +363,7 @@ Deno.test("formatSql() locks unused and never-seen rows only, never mariadb.sys 
     connectedAs: { user: "root", host: "localhost" },
     nameResolution,
   });
-  const plan = formatSql({ rows, unmatched: [] }, meta("on"), ISO);
+  const plan = formatSql({ rows, unmatched: [], unattributed: NONE }, meta("on"), ISO);
   const statements = plan.split("\n").filter((l) => !l.startsWith("--") && l !== "");
   assertEquals(statements, [
     "ALTER USER `idle`@`%` ACCOUNT LOCK;",
@@ -317,7 +374,7 @@ Deno.test("formatSql() locks unused and never-seen rows only, never mariadb.sys 
   ]);
   assert(plan.includes("-- DROP USER `idle`@`%`;"), plan);
   assert(plan.includes("line\\u000abreak"), plan);
-  const off = formatSql({ rows, unmatched: [] }, meta("off"), ISO);
+  const off = formatSql({ rows, unmatched: [], unattributed: NONE }, meta("off"), ISO);
   assert(!off.includes("ALTER USER `named`"), off);
   assert(/Not locked: 'named'@'db1.example.com': the server runs with skip-name-resolve/.test(off));
   assertEquals(sqlAccountName({ user: "a`b", host: "%" }), "`a``b`@`%`");
@@ -388,17 +445,82 @@ Deno.test("report: reads only, hides the watermark row, keeps the old tool's las
   });
 });
 
+Deno.test("report: the old tool's host:port rows go to the account of the host; an unreadable last_seen is a doubt", async () => {
+  await withTempDir(async (dir) => {
+    const logs = join(dir, "logs");
+    await Deno.mkdir(logs);
+    const db = join(dir, "audit.sqlite");
+    // The ledger: the old tool's rows, as it wrote them (newer servers log host:port), and one
+    // event of ours, so that the watch has begun.
+    const d = new DatabaseSync(db);
+    d.exec(`CREATE TABLE Accounts (name TEXT, host TEXT, last_seen TEXT, PRIMARY KEY (name, host));
+      INSERT INTO Accounts VALUES ('mysql', 'localhost', '2026-10-01 12:00:00+00:00'),
+        ('app', '10.0.0.7:53422', '2026-11-10 10:00:00+00:00'),
+        ('batch', 'localhost:unavailable', '2026-11-11 10:00:00+00:00'),
+        ('batch', 'localhost', '2026-11-05 10:00:00+00:00'),
+        ('weird', '10.0.0.9', 'last tuesday');`);
+    d.close();
+    const log = join(logs, "server_audit.log");
+    await Deno.writeTextFile(log, "20261101 00:00:00,db1,other,10.0.0.1,6,0,CONNECT,,,0\n");
+    await Deno.utime(log, new Date("2026-11-01T00:00:01Z"), new Date("2026-11-01T00:00:01Z"));
+    const config = await writeConfig(dir, { AuditLogPath: logs, TimeLocation: "UTC" });
+    assertEquals((await runCli(["--config", config])).code, 0);
+    const accounts = join(dir, "acc.tsv");
+    await Deno.writeTextFile(
+      accounts,
+      "app\t10.0.0.7\napp\t%\nbatch\tlocalhost\nweird\t%\nother\t%\n",
+    );
+    const r = await runCli([
+      "--config",
+      config,
+      "report",
+      "--accounts",
+      accounts,
+      "--format",
+      "json",
+    ]);
+    assertEquals([r.code, r.stderr], [0, ""]);
+    const doc = JSON.parse(r.stdout);
+    const got = Object.fromEntries(
+      doc.accounts.map((a: Record<string, string>) => [
+        `${a.name}@${a.host}`,
+        [a.status, a.last_seen],
+      ]),
+    );
+    // Expected by hand: 10.0.0.7:53422 is the client 10.0.0.7, which 'app'@'10.0.0.7' takes;
+    // localhost:unavailable is localhost, the later of the two rows counts.
+    assertEquals(got, {
+      "app@10.0.0.7": ["used", "2026-11-10T10:00:00+00:00"],
+      "app@%": ["never-seen", null],
+      "batch@localhost": ["used", "2026-11-11T10:00:00+00:00"],
+      "weird@%": ["unknown", null],
+      "other@%": ["used", "2026-11-01T00:00:00+00:00"],
+    });
+    const weird = doc.accounts.find((a: Record<string, string>) => a.name === "weird");
+    assert(
+      /the old tool saw weird@10\.0\.0\.9 log in; its last_seen "last tuesday"/.test(weird.reason),
+    );
+    assertEquals(doc.unmatched, []);
+  });
+});
+
 Deno.test("report: mistakes are one line with exit 2; before any run exit 6", async () => {
   await withTempDir(async (dir) => {
-    const config = await writeConfig(dir, { AuditLogPath: dir });
+    // A client that does not exist: the report must not get as far as asking the server.
+    const client = join(dir, "no-such-mariadb");
+    const config = await writeConfig(dir, { AuditLogPath: dir, MariadbClient: client });
     const cases: [string[], number, RegExp][] = [
       [["--format", "xml"], 2, /Invalid --format \\"xml\\"/],
       [["--sort", "age"], 2, /Invalid --sort \\"age\\"/],
       [["--unused-for", "90"], 2, /Invalid duration \\"90\\"/],
+      [["--unused-for", "0d"], 2, /Invalid duration \\"0d\\": the period must be at least 1 day/],
+      [["--unused-for", "99999999999y"], 2, /Invalid duration \\"99999999999y\\": .*at most 100/],
+      [["--format", "sql"], 2, /--format sql needs the accounts/],
       [["--now", "yesterday"], 2, /Invalid --now \\"yesterday\\"/],
       [["--accounts", "x", "--accounts-from-server"], 2, /not both/],
       [["--accounts", join(dir, "nope.tsv")], 2, /Account list cannot be read.*file=\S+nope\.tsv/],
       [[], 6, /No run has completed yet: the database does not exist.*file=\S+audit\.sqlite/],
+      [["--accounts-from-server"], 6, /No run has completed yet: the database does not exist/],
     ];
     for (const [args, code, pattern] of cases) {
       const r = await runCli(["--config", config, "report", ...args]);

@@ -123,7 +123,7 @@ Deno.test({
           run.stderr,
         );
         assert(
-          /level=ERROR msg="\d+ audit files rotated away and \d+ appeared since the last run [\d.]+ minutes ago: the cron interval is too long/
+          /level=ERROR msg="\d+ audit files? rotated away and \d+ appeared since the last run [\d.]+ minutes ago: the cron interval is too long/
             .test(run.stderr),
           run.stderr,
         );

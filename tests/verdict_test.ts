@@ -1,7 +1,9 @@
 import { deepStrictEqual as assertEquals, ok as assert } from "node:assert";
 import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
+import { readHistory } from "../lib/store/read_history.ts";
 import { STALE_MS, verdict, type VerdictContext } from "../lib/report/verdict.ts";
+import type { RunRecord } from "../lib/store/report_reads.ts";
 import { runCli, withTempDir, writeConfig } from "./helpers.ts";
 
 const DAY = 86_400_000;
@@ -13,7 +15,7 @@ const CTX: VerdictContext = {
   now: NOW,
   periodMs: 90 * DAY,
   watchedSince: NOW - 120 * DAY,
-  readUntil: NOW - 60_000,
+  reads: { lastRead: NOW - 60_000, notRead: [], unattributed: [] },
   losses: [],
   time,
 };
@@ -58,9 +60,17 @@ Deno.test("verdict(): a loss in the period leaves accounts without a login in it
   }];
   const v = verdict({ doubts: [] }, { ...CTX, losses });
   assertEquals(v.status, "unknown");
-  assert(
-    v.reason.includes("audit data lost from 2026-11-11 to 2026-11-12 (512 bytes of"),
+  assertEquals(
     v.reason,
+    "audit data lost from 2026-11-11 to 2026-11-12 (/var/lib/mysql/server_audit.log.9 was " +
+      "removed before it was read to the end, at least 512 bytes unread)",
+  );
+  // Nothing known unread when it was last seen (it grew afterwards): only the range is said.
+  const grown = [{ ...losses[0], unreadBytes: 0 }];
+  assertEquals(
+    verdict({ doubts: [] }, { ...CTX, losses: grown }).reason,
+    "audit data lost from 2026-11-11 to 2026-11-12 (/var/lib/mysql/server_audit.log.9 was " +
+      "removed before it was read to the end)",
   );
   assertEquals(
     verdict({ lastSeen: NOW - 100 * DAY, doubts: [] }, { ...CTX, losses }).status,
@@ -94,12 +104,119 @@ Deno.test("verdict(): doubtful logins in the period are unknown, older ones do n
   );
 });
 
-Deno.test("verdict(): a last run over an hour before the report's time is unknown", () => {
-  const stale = { ...CTX, readUntil: NOW - STALE_MS - 1 };
+Deno.test("verdict(): a doubt with no time lies in any period", () => {
+  const undated = { logins: 2, why: "from app@db1 (an unreadable timestamp)" };
+  for (const ctx of [CTX, { ...CTX, periodMs: undefined }, { ...CTX, periodMs: DAY }]) {
+    assertEquals(verdict({ doubts: [undated] }, ctx), {
+      status: "unknown",
+      reason: "2 logins at an unknown time, from app@db1 (an unreadable timestamp)",
+    });
+    // An older certain login does not outweigh it.
+    const older = verdict({ lastSeen: NOW - 200 * DAY, doubts: [undated] }, ctx);
+    assertEquals(older.status, ctx.periodMs === undefined ? "used" : "unknown");
+  }
+  const uncounted = { logins: 0, why: "the old tool saw it" };
+  assertEquals(verdict({ doubts: [uncounted] }, CTX), {
+    status: "unknown",
+    reason: "the old tool saw it",
+  });
+});
+
+/** The context with these runs' reading. */
+function withRuns(runs: RunRecord[]): VerdictContext {
+  return { ...CTX, reads: readHistory(runs) };
+}
+
+const READ = { auditFiles: 2, errors: 0 };
+const NO_FILE = { auditFiles: 0, errors: 0 };
+const FAILED = { auditFiles: 2, errors: 1 };
+
+Deno.test("verdict(): a last successful read over an hour before the report's time is unknown", () => {
+  const stale = withRuns([{ startedMs: NOW - STALE_MS - 1, ...READ }]);
   const v = verdict({ lastSeen: NOW - 100 * DAY, doubts: [] }, stale);
-  assertEquals(v.status, "unknown");
-  assert(/later logins are not read yet/.test(v.reason), v.reason);
-  assertEquals(verdict({ doubts: [] }, { ...CTX, readUntil: NOW - STALE_MS }).status, "never-seen");
+  assertEquals(v, {
+    status: "unknown",
+    reason: "the audit log was last read successfully at 2026-11-30, over an hour before " +
+      "2026-12-01: later logins are not read yet",
+  });
+  const fresh = withRuns([{ startedMs: NOW - STALE_MS, ...READ }]);
+  assertEquals(verdict({ doubts: [] }, fresh).status, "never-seen");
+});
+
+Deno.test("verdict(): runs that found no audit file or could not read one do not count as reads", () => {
+  // The ledger: a good read 2 hours ago, then a run every 5 minutes that found nothing (an
+  // AuditLogFile typo), or could not read a file (a corrupt gzip).
+  const later = (n: number, run: typeof READ) =>
+    Array.from(
+      { length: n },
+      (_, i) => ({ startedMs: NOW - 7_200_000 + (i + 1) * 300_000, ...run }),
+    );
+  const good = { startedMs: NOW - 7_200_000, ...READ };
+  const typo = verdict({ doubts: [] }, withRuns([good, ...later(23, NO_FILE)]));
+  assertEquals(typo, {
+    status: "unknown",
+    reason: "the audit log was last read successfully at 2026-11-30, over an hour before " +
+      "2026-12-01; since then 23 runs found no audit file: later logins are not read yet",
+  });
+  const corrupt = verdict({ doubts: [] }, withRuns([good, ...later(23, FAILED)]));
+  assert(
+    /; since then 23 runs could not read 23 files: later/.test(corrupt.reason),
+    corrupt.reason,
+  );
+  // Never read: every run failed.
+  const never = verdict({ doubts: [] }, withRuns(later(2, FAILED)));
+  assertEquals(never, {
+    status: "unknown",
+    reason: "no run has read the audit log successfully yet (2 runs could not read 2 files)",
+  });
+  // A login in the period still makes it used.
+  const used = verdict({ lastSeen: NOW - DAY, doubts: [] }, withRuns(later(2, FAILED)));
+  assertEquals(used.status, "used");
+});
+
+Deno.test("verdict(): runs that did not read, then one that did, leave the time between unknown", () => {
+  const runs = [
+    { startedMs: NOW - 30 * DAY, ...READ },
+    { startedMs: NOW - 29 * DAY, ...NO_FILE },
+    { startedMs: NOW - 28 * DAY, ...FAILED },
+    { startedMs: NOW - 27 * DAY, ...READ },
+    { startedMs: NOW - 60_000, ...READ },
+  ];
+  assertEquals(verdict({ doubts: [] }, withRuns(runs)), {
+    status: "unknown",
+    reason: "the audit log was not read successfully between 2026-11-01 and 2026-11-04 " +
+      "(1 run found no audit file, 1 run could not read 1 file): logins of that time may have " +
+      "been rotated away unread",
+  });
+  // Before the period, it does not matter.
+  assertEquals(
+    verdict({ doubts: [] }, { ...withRuns(runs), periodMs: 20 * DAY }).status,
+    "never-seen",
+  );
+  // Runs before schema 4 did not record the audit files found: taken as found.
+  const old = [{ startedMs: NOW - 60_000, errors: 0 }];
+  assertEquals(verdict({ doubts: [] }, withRuns(old)).status, "never-seen");
+});
+
+Deno.test("verdict(): sign-ins no account could be given leave every account without a login unknown", () => {
+  const runs = [
+    { startedMs: NOW - 40 * DAY, ...READ, changeUsersDropped: 1, badTimestamps: 0 },
+    { startedMs: NOW - 10 * DAY, ...READ, changeUsersDropped: 0, badTimestamps: 2 },
+    { startedMs: NOW - 60_000, ...READ, changeUsersDropped: 0, badTimestamps: 0 },
+  ];
+  assertEquals(verdict({ doubts: [] }, withRuns(runs)), {
+    status: "unknown",
+    reason: "3 sign-ins no account could be given (1 change-user whose account no line named, " +
+      "2 with a timestamp that cannot be read), read by the runs from 2026-10-22 to 2026-11-21: " +
+      "any account may have logged in",
+  });
+  const recent = { ...withRuns(runs), periodMs: 20 * DAY };
+  assert(
+    /^2 sign-ins .*read by the run of 2026-11-21/.test(verdict({ doubts: [] }, recent).reason),
+  );
+  // Read by a run before the period began, they were written before it.
+  assertEquals(verdict({ doubts: [] }, { ...recent, periodMs: 5 * DAY }).status, "never-seen");
+  assertEquals(verdict({ lastSeen: NOW - DAY, doubts: [] }, recent).status, "used");
 });
 
 Deno.test("runs record the earliest event read per server host", async () => {
@@ -132,6 +249,55 @@ Deno.test("runs record the earliest event read per server host", async () => {
     });
     assertEquals((await runCli(["--config", config])).code, 0);
     assertEquals(watch(), expected);
+  });
+});
+
+Deno.test("an older audit file read later counts as logins but does not move the watch start", async () => {
+  await withTempDir(async (dir) => {
+    const logs = join(dir, "logs");
+    await Deno.mkdir(logs);
+    // The ledger: a live file of 2026-12-01, then a rotation of 2025-01-01 dropped in (an archive
+    // copied back): nothing between the two was ever read.
+    const live = join(logs, "server_audit.log");
+    await Deno.writeTextFile(live, "20261201 10:00:00,db1,app,10.0.0.1,6,0,CONNECT,,,0\n");
+    await Deno.utime(live, new Date("2026-12-01T10:00:01Z"), new Date("2026-12-01T10:00:01Z"));
+    const config = await writeConfig(dir, { AuditLogPath: logs, TimeLocation: "UTC" });
+    assertEquals((await runCli(["--config", config])).code, 0);
+    const old = join(logs, "server_audit.log.7");
+    await Deno.writeTextFile(old, "20250101 10:00:00,db1,old,10.0.0.1,6,0,CONNECT,,,0\n");
+    await Deno.utime(old, new Date("2025-01-01T10:00:01Z"), new Date("2025-01-01T10:00:01Z"));
+    assertEquals((await runCli(["--config", config])).code, 0);
+    const d = new DatabaseSync(join(dir, "audit.sqlite"));
+    const rows = d.prepare("SELECT server_host, first_event_ms FROM watch").all();
+    const oldLogins = d.prepare("SELECT logins FROM activity WHERE name = 'old'").get();
+    d.close();
+    assertEquals(rows.map((r) => [r.server_host, r.first_event_ms]), [
+      ["db1", Date.parse("2026-12-01T10:00:00Z")],
+    ]);
+    assertEquals(oldLogins?.logins, 1);
+    const accounts = join(dir, "acc.tsv");
+    await Deno.writeTextFile(accounts, "app\t%\nold\t%\nquarterly\t%\n");
+    const r = await runCli([
+      "--config",
+      config,
+      "report",
+      "--accounts",
+      accounts,
+      "--format",
+      "json",
+      "--now",
+      "2026-12-01T10:30:00Z",
+      "--unused-for",
+      "90d",
+    ]);
+    assertEquals(r.code, 0, r.stderr);
+    const doc = JSON.parse(r.stdout);
+    assertEquals(doc.watched_since, "2026-12-01T10:00:00+00:00");
+    const status = Object.fromEntries(
+      doc.accounts.map((a: { name: string; status: string }) => [a.name, a.status]),
+    );
+    // 30 minutes watched: nothing can be unused or never-seen for 90 days.
+    assertEquals(status, { old: "unknown", quarterly: "unknown" });
   });
 });
 

@@ -7,10 +7,15 @@
  * @module
  */
 
-import type { ClientOptions } from "../report/server.ts";
+import {
+  type ClientOptions,
+  runClient,
+  ServerError,
+  unescapeBatch,
+} from "../input/mariadb_client.ts";
 
 /** The query: variables as name-value rows, then the system clock's offset. */
-export const VARIABLES_QUERY = [
+const VARIABLES_QUERY = [
   "SET SESSION time_zone = 'SYSTEM';",
   "SELECT LOWER(VARIABLE_NAME), VARIABLE_VALUE FROM information_schema.GLOBAL_VARIABLES",
   "WHERE VARIABLE_NAME LIKE 'SERVER\\_AUDIT\\_%'",
@@ -24,7 +29,7 @@ export type ServerAnswer =
   | { ok: false; problem: string };
 
 /**
- * Asks the server for its variables with `mariadb --batch -e ...`.
+ * Asks the server for its variables (lower-case names).
  *
  * @example
  * ```ts
@@ -33,28 +38,19 @@ export type ServerAnswer =
  * ```
  */
 export async function serverVariables(options: ClientOptions): Promise<ServerAnswer> {
-  const args = [
-    ...(options.defaultsFile ? [`--defaults-extra-file=${options.defaultsFile}`] : []),
-    "--batch",
-    "--skip-column-names",
-    "--raw",
-    "--execute",
-    VARIABLES_QUERY,
-  ];
-  let out: Deno.CommandOutput;
+  let text: string;
   try {
-    out = await new Deno.Command(options.client, { args, stdin: "null" }).output();
+    text = await runClient({ ...options, query: VARIABLES_QUERY });
   } catch (e) {
-    return { ok: false, problem: `cannot run "${options.client}": ${(e as Error).message}` };
-  }
-  if (out.code !== 0) {
-    const stderr = new TextDecoder().decode(out.stderr).trim().split("\n")[0];
-    return { ok: false, problem: `"${options.client}" failed: ${stderr}` };
+    if (e instanceof ServerError) return { ok: false, problem: e.message };
+    throw e;
   }
   const variables = new Map<string, string>();
-  for (const line of new TextDecoder().decode(out.stdout).split("\n")) {
+  for (const line of text.split("\n")) {
     const tab = line.indexOf("\t");
-    if (tab > 0) variables.set(line.slice(0, tab), line.slice(tab + 1));
+    if (tab > 0) {
+      variables.set(unescapeBatch(line.slice(0, tab)), unescapeBatch(line.slice(tab + 1)));
+    }
   }
   return { ok: true, variables };
 }

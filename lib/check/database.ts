@@ -5,6 +5,7 @@
  */
 
 import { dirname, resolve } from "node:path";
+import { LockedError, type StoreError } from "../store/database.ts";
 import { type Finding, finding } from "./finding.ts";
 
 /** What {@link databaseFindings} looks at. */
@@ -81,4 +82,28 @@ export async function databaseFindings(input: DatabaseInput): Promise<Finding[]>
     );
   }
   return out;
+}
+
+/**
+ * The finding for a database that is there but cannot be read: an error, so
+ * that `check` says it (exit 5) instead of failing.
+ *
+ * @example
+ * ```ts
+ * import { StoreError } from "../store/database.ts";
+ * unreadableDatabaseFinding(
+ *   new StoreError("/var/lib/conntracker/audit.sqlite", "Database file is not a valid SQLite database"),
+ * ).severity; // "error"
+ * ```
+ */
+export function unreadableDatabaseFinding(e: StoreError): Finding {
+  const fix = e instanceof LockedError
+    ? "another process holds it: look for a stuck run (ps -C conntracker), then check again"
+    : /not a valid SQLite/.test(e.message)
+    ? `SqlitePath must name conntracker's database: restore ${e.path} from a backup, or move ` +
+      "it away (the next run starts a new one; the logins it held are then forgotten)"
+    : /permission denied/.test(e.message)
+    ? "run check as the user the timer runs conntracker as, or as root"
+    : undefined;
+  return finding("database", "error", `${e.path}: ${e.message}`, fix);
 }

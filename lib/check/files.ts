@@ -7,6 +7,7 @@
  */
 
 import { basename, dirname } from "node:path";
+import { processUser } from "../input/user.ts";
 import { type Finding, finding } from "./finding.ts";
 import type { ListedFile } from "./rotation.ts";
 
@@ -104,18 +105,6 @@ export async function openFileFindings(pidFile: string, livePath: string): Promi
   return audit.length > 0 ? [finding("files", "ok", `The server has ${livePath} open`)] : [];
 }
 
-function userName(): string {
-  const uid = Deno.uid();
-  try {
-    const line = Deno.readTextFileSync("/etc/passwd").split("\n")
-      .find((l) => l.split(":")[2] === String(uid));
-    if (line) return `${line.split(":")[0]} (uid ${uid})`;
-  } catch {
-    // The uid alone, then.
-  }
-  return `uid ${uid}`;
-}
-
 /**
  * Whether this user can read each audit file.
  *
@@ -134,13 +123,13 @@ export async function readableFindings(paths: string[]): Promise<Finding[]> {
     }
   }
   if (unreadable.length === 0) {
-    return [finding("files", "ok", `${userName()} can read all ${paths.length} audit files`)];
+    return [finding("files", "ok", `${processUser()} can read all ${paths.length} audit files`)];
   }
   return [
     finding(
       "files",
       "error",
-      `${userName()} cannot read ${unreadable.join(", ")}: they are never counted`,
+      `${processUser()} cannot read ${unreadable.join(", ")}: they are never counted`,
       "run conntracker as root or as a user in the group of the audit files (mysql); the " +
         "plugin creates them mode 0660",
     ),

@@ -152,8 +152,11 @@ function timerInterval(text: string): number | undefined {
   return cron ? cronInterval(cron) : undefined;
 }
 
-/** The interval of the first cron line that runs conntracker (`user` field when `system`). */
-function crontabInterval(text: string, system: boolean): number | undefined {
+/**
+ * The interval of the first cron line that runs conntracker; `userField`: the
+ * lines name a user before the command (`/etc/crontab`, `/etc/cron.d/`).
+ */
+function crontabInterval(text: string, options: { userField: boolean }): number | undefined {
   for (const line of text.split("\n")) {
     const l = line.trim();
     if (l === "" || l.startsWith("#") || /^\w+=/.test(l) || !/conntracker/.test(l)) continue;
@@ -163,7 +166,7 @@ function crontabInterval(text: string, system: boolean): number | undefined {
       if (cron) return cronInterval(cron);
       continue;
     }
-    if (fields.length < (system ? 7 : 6)) continue;
+    if (fields.length < (options.userField ? 7 : 6)) continue;
     return cronInterval(fields.slice(0, 5).join(" "));
   }
   return undefined;
@@ -197,14 +200,14 @@ export async function findInterval(options: IntervalOptions = {}): Promise<Inter
     if (ms) return { ms, source: path };
   }
   for (
-    const [path, system] of [
+    const [path, userField] of [
       ["/etc/cron.d/conntracker", true],
       ["/etc/crontab", true],
       ["/var/spool/cron/crontabs/root", false],
     ] as const
   ) {
     const text = await readIfThere(join(root, path));
-    const ms = text && unlessInvalid(() => crontabInterval(text, system));
+    const ms = text && unlessInvalid(() => crontabInterval(text, { userField }));
     if (ms) return { ms, source: path };
   }
   return options.fallbackMs ? { ms: options.fallbackMs, source: "--interval" } : undefined;

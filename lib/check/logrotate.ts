@@ -167,7 +167,7 @@ export async function readLogrotate(options: LogrotateOptions = {}): Promise<Rot
  * patternMatches("/var/lib/mysql/*.log", "/var/lib/mysql/server_audit.log"); // true
  * ```
  */
-export function patternMatches(pattern: string, path: string): boolean {
+function patternMatches(pattern: string, path: string): boolean {
   const p = pattern.split("/");
   const f = path.split("/");
   return p.length === f.length && p.every((seg, i) => globSegment(seg).test(f[i]));

@@ -21,11 +21,12 @@ import { basename, dirname, join } from "node:path";
 import type { Config } from "../config.ts";
 import { type Candidate, databaseFiles, discoverFiles, DiscoveryError } from "../input/discover.ts";
 import { serverVariables } from "./client.ts";
-import { databaseFindings } from "./database.ts";
+import { StoreError } from "../store/database.ts";
+import { databaseFindings, unreadableDatabaseFinding } from "./database.ts";
 import { type Finding, finding } from "./finding.ts";
 import { liveFindings, openFileFindings, readableFindings } from "./files.ts";
 import { findInterval } from "./interval.ts";
-import { lastRunFindings, readRunHistory } from "./last_run.ts";
+import { lastRunFindings, readRunHistory, type RunHistory } from "./last_run.ts";
 import { logrotateFindings, readLogrotate } from "./logrotate.ts";
 import { pluginFindings, pluginSettings } from "./plugin.ts";
 import { rotationFindings, scheduleFinding } from "./rotation.ts";
@@ -129,7 +130,14 @@ export async function runCheck(options: CheckOptions): Promise<Finding[]> {
   const fileOutput = !settings || settings.outputType !== "syslog";
   const livePath = settings && fileOutput ? settings.filePath : await configuredLivePath(config);
   const interval = await findInterval({ root: options.root, fallbackMs: options.intervalMs });
-  const history = readRunHistory(config, nowMs);
+  let history: RunHistory | undefined;
+  let unreadable: StoreError | undefined;
+  try {
+    history = readRunHistory(config, nowMs);
+  } catch (e) {
+    if (!(e instanceof StoreError)) throw e;
+    unreadable = e;
+  }
   out.push(scheduleFinding(interval));
   if (fileOutput) {
     const family = await listFiles({
@@ -149,7 +157,7 @@ export async function runCheck(options: CheckOptions): Promise<Finding[]> {
       ...logrotateFindings(
         await readLogrotate({ root: options.root }),
         livePath,
-        settings?.rotations ?? 0,
+        settings?.rotations,
       ),
     );
     if (settings?.logging) {
@@ -163,6 +171,7 @@ export async function runCheck(options: CheckOptions): Promise<Finding[]> {
   out.push(
     ...await databaseFindings({ sqlitePath: config.sqlitePath, datadir: variables.get("datadir") }),
   );
+  if (unreadable) out.push(unreadableDatabaseFinding(unreadable));
   const metricsText = config.metricsFile
     ? await Deno.readTextFile(config.metricsFile).catch(() => undefined)
     : undefined;

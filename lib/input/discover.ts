@@ -84,7 +84,7 @@ export function globSegment(segment: string): RegExp {
  * rotationNumber("server_audit.log.3"); // 3
  * ```
  */
-export function rotationNumber(name: string): number {
+function rotationNumber(name: string): number {
   const m = /\.(\d{1,4})(?:\.gz)?$/.exec(name);
   return m ? Number(m[1]) : 0;
 }
@@ -98,7 +98,7 @@ export function rotationNumber(name: string): number {
  * isRotationOf("server_audit.logger", "server_audit.log"); // false
  * ```
  */
-export function isRotationOf(name: string, base: string): boolean {
+function isRotationOf(name: string, base: string): boolean {
   return name === base || name.startsWith(base + ".") || name.startsWith(base + "-");
 }
 
@@ -113,7 +113,7 @@ export function isRotationOf(name: string, base: string): boolean {
  * rotationBase("server_audit.log-20241014"); // "server_audit.log"
  * ```
  */
-export function rotationBase(name: string): string {
+function rotationBase(name: string): string {
   return name.replace(/\.gz$/, "").replace(/(\.\d{1,4}|-\d{4}-?\d\d-?\d\d(\d\d)?)$/, "");
 }
 

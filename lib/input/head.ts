@@ -10,7 +10,7 @@ import { closeQuietly, gzipChunks, openFile, sourceError, toBinary } from "./fil
 import { MAX_LINE_BYTES } from "./source.ts";
 
 /** How much of a file's first line the fingerprint covers. */
-export const FINGERPRINT_BYTES = 4096;
+const FINGERPRINT_BYTES = 4096;
 
 /** How much of a file is read first: most first lines end within it. */
 export const HEAD_BYTES = 2 * FINGERPRINT_BYTES;
@@ -51,7 +51,7 @@ export interface ReadHeadOptions {
  * isGzip(new Uint8Array([0x1f, 0x8b, 8])); // true
  * ```
  */
-export function isGzip(bytes: Uint8Array): boolean {
+function isGzip(bytes: Uint8Array): boolean {
   return bytes.length >= 2 && bytes[0] === 0x1f && bytes[1] === 0x8b;
 }
 

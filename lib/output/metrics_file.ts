@@ -57,7 +57,7 @@ interface Family {
  * carriedValues("conntracker_runs_total 3\n").get("conntracker_runs_total"); // 3
  * ```
  */
-export function carriedValues(text: string): Map<string, number> {
+function carriedValues(text: string): Map<string, number> {
   const values = new Map<string, number>();
   for (const line of text.split("\n")) {
     const m = /^([a-z_]+) (\S+)$/.exec(line);
@@ -78,7 +78,7 @@ export function carriedValues(text: string): Map<string, number> {
  * text.includes("conntracker_runs_failed_total 1"); // true
  * ```
  */
-export function renderMetrics(end: RunEnd, previous: Map<string, number>): string {
+function renderMetrics(end: RunEnd, previous: Map<string, number>): string {
   const m = end.metrics;
   const seconds = (ms: number) => ms / 1000;
   const lastSuccess = end.success

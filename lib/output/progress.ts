@@ -10,7 +10,7 @@ import process from "node:process";
 import type { ReadProgress } from "../track/schedule.ts";
 
 /** A run draws a bar only when it has at least this many new bytes to read. */
-export const PROGRESS_MIN_BYTES = 64 << 20;
+const PROGRESS_MIN_BYTES = 64 << 20;
 
 /** A bar fed by a run's progress. */
 export interface ProgressBar {

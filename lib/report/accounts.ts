@@ -26,6 +26,7 @@
  */
 
 import type { Account } from "../format/account.ts";
+import { unescapeBatch } from "../input/mariadb_client.ts";
 
 /** A line of an account list that is not `user<TAB>host`. */
 export class AccountListError extends Error {
@@ -72,21 +73,6 @@ export function parseAccountList(text: string, source: string): Account[] {
     out.push({ user, host });
   }
   return out;
-}
-
-/**
- * Undoes the escapes of the client's batch mode (`\t`, `\n`, `\0`, `\\`).
- *
- * @example
- * ```ts
- * unescapeBatch("a\\tb"); // "a\tb"
- * ```
- */
-export function unescapeBatch(field: string): string {
-  return field.replace(
-    /\\([\\tn0])/g,
-    (_, c) => ({ t: "\t", n: "\n", "0": "\0" })[c as string] ?? c,
-  );
 }
 
 /**

@@ -8,10 +8,11 @@
  */
 
 import { type Account, accountKey, formatAccountName } from "../format/account.ts";
-import type { LostRange, Observation, Watched } from "../store/report_reads.ts";
+import type { LostRange, Observation, RunRecord, Watched } from "../store/report_reads.ts";
 import type { ProxyActivity } from "../track/aggregate.ts";
 import { indexAccounts } from "./accounts.ts";
 import { candidateAccounts, type Choice, type Resolution } from "./candidates.ts";
+import { readHistory, sumUnattributed, type UnattributedSum } from "../store/read_history.ts";
 import { type Doubt, type Status, verdict } from "./verdict.ts";
 
 /** One account in a report. Times are epoch milliseconds. */
@@ -52,6 +53,10 @@ export interface Report {
   unmatched: Unmatched[];
   /** Since when every server host has been watched. */
   watchedSince?: number;
+  /** When the audit log was last read successfully (a run's start); `undefined`: never. */
+  readUntil?: number;
+  /** The sign-ins no account could be given that may lie in the period (without one: ever). */
+  unattributed: UnattributedSum;
 }
 
 /** The account the report itself logged in as, and as whom the log shows that login. */
@@ -60,6 +65,8 @@ export interface SelfLogin {
   account: Account;
   /** `USER()`: the user it sent and the host the server saw (as the log writes them). */
   client: Account;
+  /** Who logged in so, in the reasons (default: "the report itself"; a push says "the push"). */
+  who?: string;
 }
 
 /** Everything {@link buildReport} judges. */
@@ -71,8 +78,8 @@ export interface ReportInput {
   resolution: Resolution;
   watched: Watched[];
   losses: LostRange[];
-  /** When the last run started: what the logs held then has been read. */
-  lastRun?: number;
+  /** The runs: which read the audit log successfully, what they could not attribute. */
+  runs: RunRecord[];
   /** The end of the period, epoch milliseconds. */
   now: number;
   /** `--unused-for`; without it, `used` means a login was ever recorded. */
@@ -152,6 +159,7 @@ export function watchStart(watched: Watched[]): number | undefined {
  *   resolution: { mode: "off", addresses: new Map() },
  *   watched: [{ serverHost: "vm", firstEvent: 500, firstRun: 2000 }],
  *   losses: [],
+ *   runs: [{ startedMs: 2000, auditFiles: 1, errors: 0 }],
  *   now: 3000,
  *   time: (ms) => String(ms),
  * });
@@ -187,7 +195,9 @@ export function buildReport(input: ReportInput): Report {
         addDoubt(rowOf(only)!, {
           logins: o.logins,
           lastLogin: o.lastLogin,
-          why: `from ${o.user}@${o.host}, as the report itself logs in: they may be its own`,
+          why: `from ${o.user}@${o.host}, as ${
+            self.who ?? "the report itself"
+          } logs in: they may be its own`,
         });
       } else {
         for (const a of choice.accounts) {
@@ -200,6 +210,14 @@ export function buildReport(input: ReportInput): Report {
           });
         }
       }
+    }
+    for (const text of o.unreadableLastSeen ?? []) {
+      // The old tool saw a login, when is not known: a doubt in any period on every candidate.
+      const why = `the old tool saw ${o.user}@${o.host} log in; its last_seen ${
+        JSON.stringify(text)
+      } cannot be read`;
+      if (choice.accounts.length === 0) lost.why ||= noAccount;
+      for (const a of choice.accounts) addDoubt(rowOf(a)!, { logins: 0, why });
     }
     if (o.failed > 0) {
       const targets = o.user === "" ? [] : choice.accounts;
@@ -235,19 +253,29 @@ export function buildReport(input: ReportInput): Report {
   }
   const selfRow = self && rowOf(self.account);
   if (selfRow) {
+    // No time and no count: it is in any period, and it does not add to the logins read.
     addDoubt(selfRow, {
       logins: 0,
-      lastLogin: input.now,
-      why: "the report itself logged in as this account (CURRENT_USER()) to list the accounts",
+      why: `${
+        self.who ?? "the report itself"
+      } logged in as this account (CURRENT_USER()) to list the accounts`,
     });
   }
   const watchedSince = watchStart(input.watched);
-  const ctx = { ...input, watchedSince, readUntil: input.lastRun };
+  const reads = readHistory(input.runs);
+  const ctx = { ...input, watchedSince, reads };
   const judged = [...rows.values()].map((row): ReportRow => {
     row.clientHosts.sort();
     return { ...row, ...verdict(row, ctx) };
   });
-  return { rows: judged, unmatched, watchedSince };
+  const since = input.periodMs === undefined ? undefined : input.now - input.periodMs;
+  return {
+    rows: judged,
+    unmatched,
+    watchedSince,
+    readUntil: reads.lastRead,
+    unattributed: sumUnattributed(reads.unattributed, since),
+  };
 }
 
 /** Which rows a report keeps. */

@@ -11,9 +11,10 @@
  * - `localhost`: the socket (no IP); unless the server runs with
  *   `skip-name-resolve`, also TCP from 127.0.0.1, ::1 and whatever the
  *   system resolver gives for `localhost`;
- * - another name: the server checked that the name resolves to the client's
- *   IP, so one client per address the system resolver gives for it now; when
- *   it does not resolve now, any IP.
+ * - another name: the server checked that the name resolved to the client's
+ *   IP at login time, but that address need not be today's answer (DNS
+ *   changes, DHCP, a moved VM): one client per address the system resolver
+ *   gives for it now, and any IP.
  *
  * The login belongs to an account only when every possible client gives the
  * same one (a client that matches no account could not have logged in).
@@ -100,22 +101,23 @@ export function candidateAccounts(
     }
     for (const client of clients) add(matchAccount(index, user, client));
   } else {
+    // The address at login time is not known, whatever the name resolves to now (DNS changes,
+    // DHCP, a moved VM): any IP, so every account whose host could match one may take the login.
+    // (That covers each current address's choice too; those addresses only go in the reason.)
     const ips = resolution.addresses.get(loggedHost) ?? [];
-    if (ips.length > 0) {
-      for (const ip of ips) add(matchAccount(index, user, { name: loggedHost, ip }));
-      why = `${loggedHost} resolves to ${ips.join(", ")}`;
-    } else {
-      // Any IP: the accounts whose host could match one may take the login.
-      const byName = (c: Candidate) => hostMatches(c, { name: loggedHost });
-      add(chooseAccount(index, user, byName));
-      const others = [...(index.byUser.get(user) ?? []), ...index.anonymous]
-        .filter((c) => !byName(c) && couldMatchIp(c));
-      for (const x of others) add(chooseAccount(index, user, (c) => c === x || byName(c)));
-      const error = resolution.errors?.get(loggedHost);
-      why = `${loggedHost} does not resolve now${
+    const byName = (c: Candidate) => hostMatches(c, { name: loggedHost });
+    add(chooseAccount(index, user, byName));
+    const others = [...(index.byUser.get(user) ?? []), ...index.anonymous]
+      .filter((c) => !byName(c) && couldMatchIp(c));
+    for (const x of others) add(chooseAccount(index, user, (c) => c === x || byName(c)));
+    const error = resolution.errors?.get(loggedHost);
+    why = ips.length > 0
+      ? `${loggedHost} resolves to ${
+        ips.join(", ")
+      } now; when it logged in it may have had another address`
+      : `${loggedHost} does not resolve now${
         error ? ` (${error})` : ""
       }, so its address is not known`;
-    }
   }
   const accounts = [...found.values()].filter((a): a is Account => a !== undefined);
   accounts.sort((a, b) => accountKey(a.user, a.host) < accountKey(b.user, b.host) ? -1 : 1);

@@ -67,6 +67,12 @@ function checkOptions(options: ReportOptions) {
   if (options.accounts !== undefined && options.accountsFromServer) {
     throw new UsageError("Use --accounts or --accounts-from-server, not both");
   }
+  if (format === "sql" && options.accounts === undefined && !options.accountsFromServer) {
+    // Without a list the rows are logged user@client-host pairs, which need not be accounts.
+    throw new UsageError(
+      "--format sql needs the accounts MariaDB defines: add --accounts-from-server or --accounts FILE",
+    );
+  }
   const now = options.now === undefined ? Date.now() : Date.parse(options.now);
   if (Number.isNaN(now)) {
     throw new UsageError(
@@ -87,9 +93,11 @@ interface Defined {
   accountsFrom: ReportMeta["accountsFrom"];
 }
 
+/** The defined accounts: from the server (asked now), else the list already read, else none. */
 async function definedAccounts(
   options: ReportOptions,
   config: { mariadbClient: string; mariadbDefaultsFile: string },
+  listed: Account[] | undefined,
 ): Promise<Defined> {
   if (options.accountsFromServer) {
     const server = await listServerAccounts({
@@ -103,9 +111,8 @@ async function definedAccounts(
       accountsFrom: "server",
     };
   }
-  if (options.accounts === undefined) return { nameResolution: "unknown", accountsFrom: "log" };
-  const accounts = await readAccounts(options.accounts);
-  return { accounts, nameResolution: "unknown", accountsFrom: "file" };
+  if (listed === undefined) return { nameResolution: "unknown", accountsFrom: "log" };
+  return { accounts: listed, nameResolution: "unknown", accountsFrom: "file" };
 }
 
 /**
@@ -121,8 +128,9 @@ async function definedAccounts(
 export async function report(options: ReportOptions): Promise<void> {
   const { format, sort, now, period } = checkOptions(options);
   const config = await loadConfig(configPath(options.config, Deno.env.toObject()));
-  const defined = await definedAccounts(options, config);
+  const listed = options.accounts === undefined ? undefined : await readAccounts(options.accounts);
   const times = { layout: config.timeFormatDb, zone: config.timeLocation };
+  // The database before the server: before any run there is nothing to report (exit 6).
   const store = openStoreReadOnly(config.sqlitePath, times);
   let observed;
   try {
@@ -130,6 +138,7 @@ export async function report(options: ReportOptions): Promise<void> {
   } finally {
     store.db.close();
   }
+  const defined = await definedAccounts(options, config, listed);
   const hosts = observed.accounts.map((o) => o.host);
   // A logged name other than localhost means the server resolved names at that time.
   const named = hosts.some((h) => h !== "localhost" && !isIpAddress(h));
@@ -146,7 +155,7 @@ export async function report(options: ReportOptions): Promise<void> {
     resolution,
     watched: observed.watched,
     losses: observed.losses,
-    lastRun: observed.lastRun,
+    runs: observed.runs,
     now,
     periodMs: period?.ms,
     self: defined.self,

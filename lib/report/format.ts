@@ -9,6 +9,7 @@ import { type Account, formatAccountName } from "../format/account.ts";
 import type { Report, ReportRow, Unmatched } from "./build.ts";
 import type { NameResolution } from "./candidates.ts";
 import { formatSql } from "./sql.ts";
+import { unattributedWords } from "./verdict.ts";
 
 /** The output formats. */
 export const FORMATS = ["table", "json", "csv", "sql"] as const;
@@ -44,13 +45,26 @@ export const FIELDS = [
   "watched_since",
 ] as const;
 
-type Time = (ms: number) => string;
+/** Formats an instant (epoch milliseconds) for the output. */
+export type Time = (ms: number) => string;
 
 function optional(ms: number | undefined, time: Time): string | null {
   return ms === undefined ? null : time(ms);
 }
 
-function accountRecord(row: ReportRow, watchedSince: string | null, time: Time) {
+/**
+ * One account as JSON and CSV print it (the fleet report adds its own fields).
+ *
+ * @example
+ * ```ts
+ * const row = {
+ *   name: "app", host: "%", status: "never-seen" as const, reason: "no login since 0",
+ *   logins: 0, uncertainLogins: 0, failedAttempts: 0, clientHosts: [], doubts: [],
+ * };
+ * accountRecord(row, null, String).last_seen; // null
+ * ```
+ */
+export function accountRecord(row: ReportRow, watchedSince: string | null, time: Time) {
   return {
     name: row.name,
     host: row.host,
@@ -67,7 +81,16 @@ function accountRecord(row: ReportRow, watchedSince: string | null, time: Time) 
   };
 }
 
-function unmatchedRecord(u: Unmatched, time: Time) {
+/**
+ * One unmatched logged `user@host` as JSON prints it.
+ *
+ * @example
+ * ```ts
+ * unmatchedRecord({ user: "x", host: "h", logins: 0, failed: 2, why: "no account" }, String).name;
+ * // "x"
+ * ```
+ */
+export function unmatchedRecord(u: Unmatched, time: Time) {
   return {
     name: u.user,
     host: u.host,
@@ -79,12 +102,27 @@ function unmatchedRecord(u: Unmatched, time: Time) {
   };
 }
 
-function csvField(value: string): string {
+/**
+ * A CSV field, quoted when it must be.
+ *
+ * @example
+ * ```ts
+ * csvField('a,"b"'); // '"a,""b"""'
+ * ```
+ */
+export function csvField(value: string): string {
   return /[",\r\n]/.test(value) ? `"${value.replaceAll('"', '""')}"` : value;
 }
 
-/** Aligned columns, two spaces apart; the last column is not padded. */
-function columns(table: string[][]): string {
+/**
+ * Aligned columns, two spaces apart; the last column is not padded.
+ *
+ * @example
+ * ```ts
+ * columns([["A", "B"], ["long", "x"]]); // "A     B\nlong  x\n"
+ * ```
+ */
+export function columns(table: string[][]): string {
   const width = (s: string) => [...s].length;
   const widths = table[0].map((_, i) => Math.max(...table.map((r) => width(r[i]))));
   return table.map((r) =>
@@ -106,6 +144,13 @@ function header(report: Report, meta: ReportMeta, time: Time): string {
       ? "nothing read yet"
       : `watched since ${time(report.watchedSince)}`,
   );
+  parts.push(
+    report.readUntil === undefined
+      ? "the audit log not read successfully yet"
+      : `audit log read up to ${time(report.readUntil)}`,
+  );
+  const unattributed = unattributedWords(report.unattributed);
+  if (unattributed) parts.push(`${unattributed}${meta.period ? " in the period" : ""}`);
   if (meta.accountsFrom === "server") {
     const as = meta.connectedAs ? formatAccountName(meta.connectedAs) : "an unlisted account";
     parts.push(`accounts from the server, connected as ${as}`);
@@ -120,7 +165,8 @@ function header(report: Report, meta: ReportMeta, time: Time): string {
  * `TimeLocation`).
  *
  * - JSON: an object with the metadata (`now`, `period`, `period_start`,
- *   `watched_since`, `accounts_from`, `connected_as`, `name_resolution`), the
+ *   `watched_since`, `read_until`, `unattributed_sign_ins`, `accounts_from`,
+ *   `connected_as`, `name_resolution`), the
  *   `accounts` (objects with {@link FIELDS}, `null` for never) and the
  *   `unmatched` logged `user@host`s.
  * - CSV: a header and one line per account, then one per unmatched
@@ -131,7 +177,9 @@ function header(report: Report, meta: ReportMeta, time: Time): string {
  *
  * @example
  * ```ts
- * const report = { rows: [], unmatched: [], watchedSince: 0 };
+ * const report = {
+ *   rows: [], unmatched: [], watchedSince: 0, unattributed: { changeUsers: 0, badTimestamps: 0 },
+ * };
  * const meta = { now: 0, accountsFrom: "log" as const, nameResolution: "unknown" as const };
  * formatReport(report, meta, "csv", (ms) => new Date(ms).toISOString());
  * // "name,host,status,reason,last_seen,logins,uncertain_logins,last_uncertain_login,..."
@@ -148,6 +196,11 @@ export function formatReport(report: Report, meta: ReportMeta, format: Format, t
       period: meta.period?.text ?? null,
       period_start: meta.period ? time(meta.now - meta.period.ms) : null,
       watched_since: watchedSince,
+      read_until: optional(report.readUntil, time),
+      unattributed_sign_ins: {
+        change_users: report.unattributed.changeUsers,
+        bad_timestamps: report.unattributed.badTimestamps,
+      },
       accounts_from: meta.accountsFrom,
       connected_as: meta.connectedAs
         ? { name: meta.connectedAs.user, host: meta.connectedAs.host }

@@ -3,8 +3,9 @@
  * resolver (`getaddrinfo`, so `/etc/hosts` and `nsswitch.conf` count), not
  * through DNS alone. Deno runs `node:dns`' `lookup` through `getaddrinfo`;
  * it needs the net permission (without it every name fails with `EPERM`,
- * which the report then treats as "does not resolve": more `unknown`, never
- * a wrong verdict).
+ * which the report then treats as "does not resolve"). A name other than
+ * `localhost` stands for any address either way: its current addresses only
+ * go in the reason.
  *
  * @module
  */

@@ -7,10 +7,11 @@
  * @module
  */
 
-import { statfsSync } from "node:fs";
+import { accessSync, constants, existsSync, statfsSync } from "node:fs";
 import { dirname } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { describeFileError } from "../input/file.ts";
+import { processUser } from "../input/user.ts";
 import type { StoredTimes } from "./stored_time.ts";
 
 /** The database cannot be opened, read or written. */
@@ -60,22 +61,66 @@ function diskIsFull(path: string): boolean {
   }
 }
 
+/** A file-system error in words, with the user this process runs as when it is a permission. */
+function fileErrorAs(e: unknown): string {
+  const words = describeFileError(e);
+  return e instanceof Deno.errors.PermissionDenied ? `${words}, as ${processUser()}` : words;
+}
+
+/**
+ * Why this user may not open the database, when permissions are the cause:
+ * reading the file, writing in its directory or its `-wal` and `-shm` files
+ * (SQLite needs them, for a reader too), writing the file.
+ */
+function permissionCause(path: string): string | undefined {
+  const denied = (p: string, mode: number) => {
+    try {
+      accessSync(p, mode);
+      return false;
+    } catch (e) {
+      return (e as { code?: string }).code === "EACCES";
+    }
+  };
+  const dir = dirname(path);
+  const rw = constants.R_OK | constants.W_OK;
+  const side = ["-wal", "-shm"].map((s) => path + s).find((p) => existsSync(p) && denied(p, rw));
+  const why = denied(path, constants.R_OK)
+    ? "permission denied reading it"
+    : denied(dir, constants.W_OK | constants.X_OK)
+    ? `permission denied writing in "${dir}" (SQLite's -wal and -shm files go there)`
+    : side
+    ? `permission denied writing "${side}"`
+    : denied(path, constants.W_OK)
+    ? "permission denied writing it"
+    : undefined;
+  return why && `${why}, as ${processUser()}`;
+}
+
+/**
+ * The {@link StoreError} for an error of SQLite's, by its message: Deno's
+ * `node:sqlite` errors carry no SQLite result code (`tests/store_error_test.ts`
+ * makes each message for real, so that a rewording fails a test).
+ */
 function storeError(path: string, e: unknown): StoreError {
   const message = (e as Error).message ?? String(e);
-  if (/database is locked|database is busy/i.test(message)) {
+  if (/database is locked/i.test(message)) {
     return new LockedError(path, "Database is locked by another run", e);
   }
   if (/not a database|malformed/i.test(message)) {
     return new StoreError(path, "Database file is not a valid SQLite database", e);
   }
-  if (/readonly|read-only/i.test(message)) {
-    return new StoreError(path, "Database is read-only", e);
+  if (/readonly/i.test(message)) {
+    const cause = permissionCause(path);
+    return new StoreError(path, `Database is read-only${cause ? `: ${cause}` : ""}`, e);
   }
   if (/disk is full/i.test(message) || (/disk I\/O/i.test(message) && diskIsFull(path))) {
     return new StoreError(path, "Database disk is full", e);
   }
   if (/disk I\/O/i.test(message)) return new StoreError(path, `Database ${message}`, e);
-  if (/unable to open/i.test(message)) return new StoreError(path, "Database cannot be opened", e);
+  if (/unable to open/i.test(message)) {
+    const cause = permissionCause(path);
+    return new StoreError(path, `Database cannot be opened${cause ? `: ${cause}` : ""}`, e);
+  }
   return new StoreError(path, `Database error: ${message}`, e);
 }
 
@@ -133,7 +178,7 @@ function databaseDirectory(path: string): Deno.FileInfo {
     }
     throw new StoreError(
       path,
-      `Database directory "${dir}" cannot be read: ${describeFileError(e)}`,
+      `Database directory "${dir}" cannot be read: ${fileErrorAs(e)}`,
       e,
     );
   }
@@ -160,7 +205,7 @@ function createDatabaseFile(path: string): void {
     if (e instanceof Deno.errors.AlreadyExists) return; // Another run made it first.
     throw new StoreError(
       path,
-      `Database cannot be created in "${dirname(path)}": ${describeFileError(e)}`,
+      `Database cannot be created in "${dirname(path)}": ${fileErrorAs(e)}`,
     );
   }
   if (mode !== 0o640 || (dir.mode! & SETGID) !== 0) return;
@@ -225,7 +270,7 @@ export function openStoreReadOnly(path: string, times: StoredTimes): Store {
       databaseDirectory(path);
       throw new NoRunYetError(path, "No run has completed yet: the database does not exist", e);
     }
-    throw new StoreError(path, `Database cannot be opened: ${describeFileError(e)}`, e);
+    throw new StoreError(path, `Database cannot be opened: ${fileErrorAs(e)}`, e);
   }
   return guard(path, () => {
     const db = new DatabaseSync(path, { readOnly: true });

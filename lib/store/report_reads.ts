@@ -1,15 +1,17 @@
 /**
  * The report's side of the store: every logged `user@host` with its counts,
  * from our tables and from the old tool's `Accounts` rows, the proxy logins,
- * since when each server host is watched, and the data lost. Reads only.
+ * since when each server host is watched, the data lost, and what each run
+ * read. Reads only.
  *
  * @module
  */
 
 import { accountKey } from "../format/account.ts";
+import { stripPort } from "../format/record.ts";
 import type { ProxyActivity } from "../track/aggregate.ts";
 import { guard, NoRunYetError, type Store, StoreError } from "./database.ts";
-import { WATERMARK_ACCOUNT } from "./schema.ts";
+import { AUDIT_FILES_BEFORE_4, WATERMARK_ACCOUNT } from "./schema.ts";
 import { parseStoredTime } from "./stored_time.ts";
 
 /** What the database knows of one logged `user@host`. */
@@ -20,6 +22,8 @@ export interface Observation {
   lastLogin?: number;
   failed: number;
   lastFailed?: number;
+  /** The old tool's `last_seen` texts for it that cannot be read: logins at an unknown time. */
+  unreadableLastSeen?: string[];
 }
 
 /** Since when a server host is watched. Times are epoch milliseconds. */
@@ -40,6 +44,19 @@ export interface LostRange {
   to: number;
 }
 
+/** What one run did that tells whether it read the audit log. Times are epoch milliseconds. */
+export interface RunRecord {
+  startedMs: number;
+  /** Audit files it found; `undefined`: not recorded (a run before schema 4). */
+  auditFiles?: number;
+  /** Files (or listings) it could not read. */
+  errors: number;
+  /** Change-users it dropped (their account never named); `undefined`: not recorded. */
+  changeUsersDropped?: number;
+  /** Sign-ins with a timestamp it could not read; `undefined`: not recorded. */
+  badTimestamps?: number;
+}
+
 /** Everything a report needs from the database. */
 export interface Observations {
   accounts: Observation[];
@@ -47,14 +64,62 @@ export interface Observations {
   /** Empty when nothing has been read yet (or the schema predates the watch table). */
   watched: Watched[];
   losses: LostRange[];
-  /** When the last run started (it read what the logs held then), if any run completed. */
-  lastRun?: number;
+  /** The runs, oldest first. */
+  runs: RunRecord[];
+}
+
+/**
+ * The runs, oldest first (none before a first run): what tells when the audit
+ * log was read successfully.
+ *
+ * @example
+ * ```ts
+ * import { DatabaseSync } from "node:sqlite";
+ * readRunRecords(new DatabaseSync("/var/lib/mysql/audit.sqlite")).at(-1)?.startedMs;
+ * ```
+ */
+export function readRunRecords(db: Store["db"]): RunRecord[] {
+  const tables = new Set(
+    (db.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all() as {
+      name: string;
+    }[]).map((r) => r.name),
+  );
+  return tables.has("runs") ? readRuns(db, tables) : [];
+}
+
+/**
+ * The runs, oldest first. A database a run of this version has not upgraded
+ * yet lacks the columns of schema 4: the audit files found are then what
+ * migration 4 will set, the rest is not recorded.
+ */
+function readRuns(db: Store["db"], tables: Set<string>): RunRecord[] {
+  const columns = new Set(
+    (db.prepare("PRAGMA table_info(runs)").all() as { name: string }[]).map((c) => c.name),
+  );
+  const column = (name: string, before = "NULL") =>
+    columns.has(name) ? name : `${before} AS ${name}`;
+  const auditFiles = column("audit_files", tables.has("notices") ? AUDIT_FILES_BEFORE_4 : "NULL");
+  const rows = db.prepare(
+    `SELECT started_ms, errors, ${auditFiles}, ${column("change_users_dropped")},
+       ${column("bad_timestamps")} FROM runs ORDER BY started_ms`,
+  ).all() as Record<string, number | null>[];
+  const optional = (v: number | null) => v === null ? undefined : Number(v);
+  return rows.map((r) => ({
+    startedMs: Number(r.started_ms),
+    errors: Number(r.errors),
+    auditFiles: optional(r.audit_files),
+    changeUsersDropped: optional(r.change_users_dropped),
+    badTimestamps: optional(r.bad_timestamps),
+  }));
 }
 
 /**
  * Reads every logged `user@host`: the activity table, and the `Accounts` rows
- * of logins read by the old tool (their counts are unknown). The watermark
- * row of `Accounts` is not an account's activity.
+ * of logins read by the old tool (their counts are unknown; their hosts lose
+ * the `:port` or `:unavailable` the old tool kept, as the parser strips it, and
+ * rows that then share a `user@host` keep the later time; a `last_seen` that
+ * cannot be read is kept as such). The watermark row of `Accounts` is not an
+ * account's activity.
  *
  * @throws {NoRunYetError} when the database has no tables yet (a first run has
  * not committed), and {@link StoreError} when it is not conntracker's.
@@ -106,12 +171,16 @@ export function readObservations(store: Store): Observations {
       unknown
     >[];
     for (const r of old) {
-      const user = String(r.name), host = String(r.host);
-      if (user === WATERMARK_ACCOUNT.user && host === WATERMARK_ACCOUNT.host) continue;
-      const at = r.last_seen == null ? undefined : parseStoredTime(times, String(r.last_seen));
+      const user = String(r.name), raw = String(r.host);
+      if (user === WATERMARK_ACCOUNT.user && raw === WATERMARK_ACCOUNT.host) continue;
+      // The old tool kept `host:port` and `localhost:unavailable` as the log wrote them.
+      const host = stripPort(raw);
+      const text = r.last_seen == null ? "" : String(r.last_seen);
+      const at = text === "" ? undefined : parseStoredTime(times, text);
       const key = accountKey(user, host);
       const o = byKey.get(key) ?? { user, host, logins: 0, failed: 0 };
-      if (at !== undefined && (o.lastLogin === undefined || at > o.lastLogin)) o.lastLogin = at;
+      if (at === undefined) (o.unreadableLastSeen ??= []).push(text);
+      else if (o.lastLogin === undefined || at > o.lastLogin) o.lastLogin = at;
       byKey.set(key, o);
     }
     const proxies = tables.has("proxy_logins")
@@ -139,15 +208,12 @@ export function readObservations(store: Store): Observations {
         to: Number(r.to_ms ?? r.detected_ms),
       }))
       : [];
-    const last = tables.has("runs")
-      ? (db.prepare("SELECT MAX(started_ms) AS at FROM runs").get() as { at: unknown }).at
-      : null;
     return {
       accounts: [...byKey.values()],
       proxies,
       watched,
       losses,
-      ...(last == null ? {} : { lastRun: Number(last) }),
+      runs: tables.has("runs") ? readRuns(db, tables) : [],
     };
   });
 }

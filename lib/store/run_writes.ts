@@ -11,6 +11,7 @@ import type { Activity, PendingChangeUser, ProxyActivity } from "../track/aggreg
 import type { Checkpoint, CheckpointState } from "../track/checkpoints.ts";
 import type { Loss } from "../track/losses.ts";
 import type { RunMetrics } from "../track/metrics.ts";
+import { nextChangeSeq } from "./changes.ts";
 import type { Notice } from "../track/notices.ts";
 import { guard, type Store } from "./database.ts";
 import { WATERMARK_ACCOUNT } from "./schema.ts";
@@ -127,12 +128,17 @@ function isWatermark(user: string, host: string): boolean {
   return user === WATERMARK_ACCOUNT.user && host === WATERMARK_ACCOUNT.host;
 }
 
-/** Adds up activity counts, and moves `Accounts.last_seen` to later logins. */
-function writeActivity(db: DatabaseSync, setLastSeen: SetLastSeen, accounts: Activity[]): void {
+/** Adds up activity counts, and moves `Accounts.last_seen` to later logins; rows take `seq`. */
+function writeActivity(
+  db: DatabaseSync,
+  setLastSeen: SetLastSeen,
+  accounts: Activity[],
+  seq: number,
+): void {
   const upsert = db.prepare(
     `INSERT INTO activity (name, host, server_host, logins, first_login_ms, last_login_ms,
-       failed_attempts, last_failed_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-     ON CONFLICT (name, host) DO UPDATE SET
+       failed_attempts, last_failed_ms, change_seq) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+     ON CONFLICT (name, host) DO UPDATE SET change_seq = excluded.change_seq,
        server_host = excluded.server_host,
        logins = logins + excluded.logins,
        first_login_ms = coalesce(min(first_login_ms, excluded.first_login_ms),
@@ -153,6 +159,7 @@ function writeActivity(db: DatabaseSync, setLastSeen: SetLastSeen, accounts: Act
       a.lastLogin ?? null,
       a.failed,
       a.lastFailed ?? null,
+      seq,
     );
     if (a.lastLogin !== undefined && !isWatermark(a.user, a.host)) {
       setLastSeen(a.user, a.host, a.lastLogin, true);
@@ -160,14 +167,15 @@ function writeActivity(db: DatabaseSync, setLastSeen: SetLastSeen, accounts: Act
   }
 }
 
-function writeProxies(db: DatabaseSync, proxies: ProxyActivity[]): void {
+function writeProxies(db: DatabaseSync, proxies: ProxyActivity[], seq: number): void {
   const upsert = db.prepare(
-    `INSERT INTO proxy_logins (name, host, proxied_user, proxied_host, logins, last_login_ms)
-     VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET logins = logins + excluded.logins,
+    `INSERT INTO proxy_logins (name, host, proxied_user, proxied_host, logins, last_login_ms,
+     change_seq) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET
+     change_seq = excluded.change_seq, logins = logins + excluded.logins,
      last_login_ms = max(last_login_ms, excluded.last_login_ms)`,
   );
   for (const p of proxies) {
-    upsert.run(p.user, p.host, p.proxiedUser, p.proxiedHost, p.logins, p.lastLogin);
+    upsert.run(p.user, p.host, p.proxiedUser, p.proxiedHost, p.logins, p.lastLogin, seq);
   }
 }
 
@@ -205,13 +213,13 @@ function writeCheckpoints(db: DatabaseSync, checkpoints: Checkpoint[], nowMs: nu
   db.prepare("DELETE FROM checkpoints WHERE seen_ms < ?").run(nowMs - CHECKPOINT_RETENTION_MS);
 }
 
-function writeLosses(db: DatabaseSync, losses: Loss[], detectedMs: number): void {
+function writeLosses(db: DatabaseSync, losses: Loss[], detectedMs: number, seq: number): void {
   const insert = db.prepare(
-    `INSERT INTO losses (detected_ms, path, fingerprint, unread_bytes, from_ms, to_ms)
-     VALUES (?, ?, ?, ?, ?, ?)`,
+    `INSERT INTO losses (detected_ms, path, fingerprint, unread_bytes, from_ms, to_ms, change_seq)
+     VALUES (?, ?, ?, ?, ?, ?, ?)`,
   );
   for (const l of losses) {
-    insert.run(detectedMs, l.path, l.fingerprint, l.unreadBytes, l.from ?? null, l.to);
+    insert.run(detectedMs, l.path, l.fingerprint, l.unreadBytes, l.from ?? null, l.to, seq);
   }
 }
 
@@ -222,8 +230,11 @@ function replaceNotices(db: DatabaseSync, notices: Notice[]): void {
 }
 
 /**
- * Moves each server host's watch start back to the earliest event instant this
- * run read for it (logins, failed attempts, change-users still pending).
+ * Sets the watch start of each server host this run read events of for the
+ * first time: the earliest event instant it read (logins, failed attempts,
+ * change-users still pending). A start once set never moves: older events a
+ * later run reads (an archived file dropped in, a wider glob) count as logins,
+ * but nothing between them and the start was read.
  */
 function writeWatch(db: DatabaseSync, outcome: RunOutcome): void {
   const earliest = new Map<string, number>();
@@ -239,8 +250,7 @@ function writeWatch(db: DatabaseSync, outcome: RunOutcome): void {
   for (const p of outcome.pending) seen(p.serverHost, p.at);
   const upsert = db.prepare(
     `INSERT INTO watch (server_host, first_event_ms, first_run_ms) VALUES (?, ?, ?)
-     ON CONFLICT (server_host) DO UPDATE SET
-       first_event_ms = min(first_event_ms, excluded.first_event_ms)`,
+     ON CONFLICT (server_host) DO NOTHING`,
   );
   for (const [host, at] of earliest) upsert.run(host, at, outcome.metrics.startedMs);
 }
@@ -248,7 +258,8 @@ function writeWatch(db: DatabaseSync, outcome: RunOutcome): void {
 function writeMetrics(db: DatabaseSync, m: RunMetrics): void {
   db.prepare(
     `INSERT INTO runs (started_ms, finished_ms, files_read, bytes_read, logins, failed_attempts,
-       malformed, long_lines, empty_user, losses, errors) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+       malformed, long_lines, empty_user, losses, errors, audit_files, change_users_dropped,
+       bad_timestamps) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
   ).run(
     m.startedMs,
     m.finishedMs,
@@ -261,13 +272,17 @@ function writeMetrics(db: DatabaseSync, m: RunMetrics): void {
     m.emptyUser,
     m.losses,
     m.errors,
+    m.auditFiles,
+    m.changeUsersDropped,
+    m.badTimestamps,
   );
 }
 
 /**
  * Writes a run's outcome inside its transaction: `Accounts.last_seen` keeps
  * the later instant, activity counts add up, the watermark row moves forward
- * only, each server host's watch start moves back to the earliest event read,
+ * only, a server host seen for the first time gets its watch start (the
+ * earliest event this run read of it; later runs never move it),
  * and the run's metrics become a `runs` row.
  *
  * @example
@@ -281,8 +296,8 @@ function writeMetrics(db: DatabaseSync, m: RunMetrics): void {
  * beginRun(store);
  * const metrics = {
  *   startedMs: 0, finishedMs: 0, filesRead: 0, bytesRead: 0, logins: 1, failed: 0, malformed: 0,
- *   longLines: 0, emptyUser: 0, changeUsersResolved: 0, changeUsersDropped: 0,
- *   changeUsersPending: 0, candidates: 1, rescans: 0, losses: 0, errors: 0,
+ *   badTimestamps: 0, longLines: 0, emptyUser: 0, changeUsersResolved: 0, changeUsersDropped: 0,
+ *   changeUsersPending: 0, candidates: 1, rescans: 0, losses: 0, errors: 0, auditFiles: 1,
  * };
  * writeRun(store, {
  *   accounts: [{ user: "bob", host: "%", serverHost: "vm", logins: 1, lastLogin: 0, failed: 0 }],
@@ -296,11 +311,14 @@ export function writeRun(store: Store, outcome: RunOutcome): void {
   const nowMs = outcome.metrics.finishedMs;
   guard(path, () => {
     const setLastSeen = lastSeenWriter(db, times);
-    writeActivity(db, setLastSeen, outcome.accounts);
-    writeProxies(db, outcome.proxies);
+    // The rows this run changes carry its change number: what the next push sends.
+    const changed = outcome.accounts.length + outcome.proxies.length + outcome.losses.length > 0;
+    const seq = changed ? nextChangeSeq(db) : 0;
+    writeActivity(db, setLastSeen, outcome.accounts, seq);
+    writeProxies(db, outcome.proxies, seq);
     replacePending(db, outcome.pending);
     writeCheckpoints(db, outcome.checkpoints, nowMs);
-    writeLosses(db, outcome.losses, nowMs);
+    writeLosses(db, outcome.losses, nowMs, seq);
     writeWatch(db, outcome);
     if (outcome.watermarkMs !== undefined) {
       const { user, host } = WATERMARK_ACCOUNT;

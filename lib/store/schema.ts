@@ -13,6 +13,15 @@ import { guard, type Store, StoreError } from "./database.ts";
 /** The account whose `Accounts` row holds the watermark, as in the old tool. */
 export const WATERMARK_ACCOUNT = { user: "mysql", host: "localhost" } as const;
 
+/**
+ * The audit files a run before schema 4 found, as far as the database tells:
+ * 0 for the runs of a "no audit log" notice still holding (they read
+ * nothing, listed no audit file and failed on none), else not known (NULL).
+ * (The notice's kind as runs wrote it then; a later rename must not change it.)
+ */
+export const AUDIT_FILES_BEFORE_4 = `CASE WHEN files_read = 0 AND errors = 0
+  AND started_ms >= (SELECT first_ms FROM notices WHERE kind = 'no audit log') THEN 0 END`;
+
 /** Schema migrations; `PRAGMA user_version` is how many have run. */
 const MIGRATIONS = [
   // 1: the old tool's Accounts table (kept as it is when present), and ours beside it.
@@ -59,6 +68,25 @@ const MIGRATIONS = [
        last_failed_ms)), (SELECT coalesce(MIN(started_ms), 0) FROM runs)
      FROM activity WHERE server_host IS NOT NULL GROUP BY server_host
      HAVING MIN(coalesce(first_login_ms, last_failed_ms)) IS NOT NULL;`,
+  // 4: per run, the audit files found (0: none, so nothing was read) and the sign-ins no account
+  // could be given, for the report. Older runs did not record them (NULL), except that the runs
+  // of a "no audit log" notice still holding found no audit file.
+  `ALTER TABLE runs ADD COLUMN audit_files INTEGER;
+   ALTER TABLE runs ADD COLUMN change_users_dropped INTEGER;
+   ALTER TABLE runs ADD COLUMN bad_timestamps INTEGER;
+   UPDATE runs SET audit_files = ${AUDIT_FILES_BEFORE_4};`,
+  // 5: what a push to a central store sends: a change sequence on the rows it sends, and this
+  // database's incarnation (a new one for a new database) with what the central acknowledged.
+  `ALTER TABLE activity ADD COLUMN change_seq INTEGER NOT NULL DEFAULT 1;
+   ALTER TABLE proxy_logins ADD COLUMN change_seq INTEGER NOT NULL DEFAULT 1;
+   ALTER TABLE losses ADD COLUMN change_seq INTEGER NOT NULL DEFAULT 1;
+   CREATE INDEX activity_by_change ON activity (change_seq);
+   CREATE INDEX proxy_logins_by_change ON proxy_logins (change_seq);
+   CREATE TABLE push_state (
+     id INTEGER PRIMARY KEY CHECK (id = 1), incarnation TEXT NOT NULL,
+     change_seq INTEGER NOT NULL, acked_seq INTEGER, acked_ms INTEGER);
+   INSERT INTO push_state (id, incarnation, change_seq)
+     VALUES (1, lower(hex(randomblob(16))), 1);`,
 ];
 
 /** The schema version this build writes. */

@@ -182,7 +182,7 @@ export function wallToInstant(zone: Zone, wall: WallTime, previous?: number): nu
  * instantToWall(loadZone("UTC"), 0).year; // 1970
  * ```
  */
-export function instantToWall(zone: Zone, epochMs: number): WallTime {
+function instantToWall(zone: Zone, epochMs: number): WallTime {
   const offsetSeconds = offsetAt(zone, epochMs);
   const d = new Date(epochMs + offsetSeconds * 1000);
   return {

@@ -124,9 +124,11 @@ export async function detectLosses(options: LossOptions): Promise<Loss[]> {
       to: to ?? book.nowMs,
     };
     losses.push(loss);
+    // The time range says what was lost. The bytes are a lower bound (the file may have grown
+    // after it was last read): said only when some are known, as 0 would read as "nothing".
     log.log("ERROR", "audit file removed before it was read to the end: events lost", {
       file: c.path,
-      unread_bytes: loss.unreadBytes,
+      unread_bytes: loss.unreadBytes > 0 ? loss.unreadBytes : undefined,
       from: loss.from === undefined ? undefined : new Date(loss.from).toISOString(),
       to: new Date(loss.to).toISOString(),
     });
@@ -150,9 +152,8 @@ function sayRotationRate(options: LossOptions, gone: Checkpoint[], lost: boolean
   if (lost ? appeared === 0 : !nearly) return;
   const since = lastRunMs === undefined ? undefined : minutes(book.nowMs - lastRunMs);
   const what =
-    `${gone.length} audit files rotated away and ${appeared} appeared since the last run${
-      since === undefined ? "" : ` ${since} minutes ago`
-    }`;
+    `${gone.length} audit file${gone.length === 1 ? "" : "s"} rotated away and ${appeared} ` +
+    `appeared since the last run${since === undefined ? "" : ` ${since} minutes ago`}`;
   log.log(
     lost ? "ERROR" : "WARN",
     lost

@@ -34,6 +34,8 @@ export interface RunMetrics {
   failed: number;
   /** Candidate lines that are no audit event, and events with a timestamp not in the layout. */
   malformed: number;
+  /** Of those, sign-ins (successful or not) whose timestamp could not be read: dropped. */
+  badTimestamps: number;
   /** Lines skipped for being longer than the line limit. */
   longLines: number;
   /** Lines naming nobody that are no successful change-user. */
@@ -52,6 +54,8 @@ export interface RunMetrics {
   losses: number;
   /** Files that could not be read. */
   errors: number;
+  /** Audit files found (read, unchanged or unreadable); 0: nothing under `AuditLogPath` is one. */
+  auditFiles: number;
   /** Every file listed, read or passed over. */
   files: FileOutcome[];
   /** Accounts with activity this run that the database did not hold before, and that it did. */

@@ -73,6 +73,7 @@ function buildMetrics(parts: {
   reading: Reading;
   losses: Loss[];
   failures: Failures;
+  auditFiles: number;
   /** Accounts in the database before the run, and how many of those with activity it held. */
   accounts: { total: number; known: number };
   watermark: { before?: number; after?: number };
@@ -88,6 +89,7 @@ function buildMetrics(parts: {
     logins: counts.logins,
     failed: counts.failed,
     malformed: parts.reading.scan.malformed + counts.badTimestamp,
+    badTimestamps: counts.badTimestamp,
     longLines: withBytes.reduce((sum, r) => sum + r.longLines, 0),
     emptyUser: counts.emptyUser,
     changeUsersResolved: counts.changeUsersResolved,
@@ -97,6 +99,7 @@ function buildMetrics(parts: {
     rescans: parts.reading.rescans,
     losses: parts.losses.length,
     errors: parts.failures.errors.length,
+    auditFiles: parts.auditFiles,
     files: parts.files,
     accountsInserted: parts.tally.accounts.size - parts.accounts.known,
     accountsUpdated: parts.accounts.known,
@@ -248,6 +251,7 @@ export async function runTracking(options: RunOptions): Promise<RunSummary> {
       reading,
       losses,
       failures,
+      auditFiles: present.length,
       accounts: countAccounts(store, tally.accounts.values()),
       watermark: { before: state.watermarkMs, after: watermarkMs ?? state.watermarkMs },
       dryRun,
