@@ -46,10 +46,12 @@ import {
   median,
   traceFileAccess,
 } from "./measure.ts";
+import { ROOT } from "../tests/helpers.ts";
+import { HAVE_MARIADB } from "../tests/mariadb.ts";
 
 const MB = 1 << 20;
 const USAGE = "usage: deno task bench [--data both|sparse|heavy] [--files N] [--file-mb N] " +
-  "[--repeat N] [--rotated-files N] [--workers N] [--dir DIR]";
+  "[--repeat N] [--rotated-files N] [--workers N] [--push-rows N] [--dir DIR]";
 
 /** One line of the table. */
 interface Row {
@@ -92,6 +94,7 @@ const OPTIONS = {
   "file-mb": { type: "string", default: "100" },
   repeat: { type: "string", default: "3" },
   "rotated-files": { type: "string", default: "1000" },
+  "push-rows": { type: "string", default: "100000" },
   workers: { type: "string" },
   dir: { type: "string" },
   help: { type: "boolean" },
@@ -119,6 +122,7 @@ const FILES = option(opts.files, "files", 1);
 const FILE_BYTES = Math.round(option(opts["file-mb"], "file-mb", 0.001) * MB);
 const REPEAT = option(opts.repeat, "repeat", 1);
 const ROTATED = option(opts["rotated-files"], "rotated-files", 0);
+const PUSH_ROWS = option(opts["push-rows"], "push-rows", 0);
 const WORKERS = opts.workers === undefined ? undefined : option(opts.workers, "workers", 1);
 
 const loadAtStart = (await Deno.readTextFile("/proc/loadavg")).split(" ").slice(0, 3).join(" ");
@@ -368,3 +372,20 @@ if (failedChecks > 0) {
   Deno.exitCode = 1;
 }
 if (!opts.dir) await Deno.remove(dir, { recursive: true });
+
+// The push to a central store: its own table, against a throwaway MariaDB server.
+if (PUSH_ROWS > 0 && HAVE_MARIADB) {
+  console.log();
+  const push = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--allow-all",
+      join(ROOT, "bench", "push_bench.ts"),
+      `--rows=${PUSH_ROWS}`,
+      `--repeat=${REPEAT}`,
+    ],
+  }).spawn().status;
+  if (!push.success) Deno.exitCode = 1;
+} else if (PUSH_ROWS > 0) {
+  console.log("\n(no mariadbd here: no push rows; apt-get install mariadb-server)");
+}

@@ -43,7 +43,7 @@ export function permissionFlags(words: string[]): string[] {
 /**
  * Runs main.ts under exactly the build task's permissions (and no prompt);
  * `extra` are more deno flags (e.g. a `--deny-read`), `wrap` a command to run
- * it under (e.g. `setpriv`).
+ * it under (e.g. `setpriv`), `env` more environment variables.
  *
  * @example
  * ```ts
@@ -52,9 +52,9 @@ export function permissionFlags(words: string[]): string[] {
  */
 export async function runAsBuilt(
   args: string[],
-  options: { extra?: string[]; wrap?: string[] } = {},
+  options: { extra?: string[]; wrap?: string[]; env?: Record<string, string> } = {},
 ): Promise<CliResult> {
-  const { extra = [], wrap = [] } = options;
+  const { extra = [], wrap = [], env = {} } = options;
   const command = [
     ...wrap,
     Deno.execPath(),
@@ -69,6 +69,7 @@ export async function runAsBuilt(
   const out = await new Deno.Command(command[0], {
     args: command.slice(1),
     cwd: ROOT,
+    env,
     stdout: "piped",
     stderr: "piped",
   }).output();

@@ -172,6 +172,8 @@ export interface Central {
 export interface ClusterOptions {
   /** How many nodes (default 3). */
   nodes?: number;
+  /** Where the cluster's own temp directory is made (default: the system's temp directory). */
+  parent?: string;
   /** `wsrep_cluster_name` (default `conntracker-central`). */
   name?: string;
   /** More `[mariadbd]` lines for every node's option file, e.g. `wsrep_mode=REQUIRED_PRIMARY_KEY`. */
@@ -271,7 +273,7 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Centra
   if (missing) throw new NotInstalledError(missing);
   const count = options.nodes ?? 3;
   const name = options.name ?? "conntracker-central";
-  const dir = await Deno.makeTempDir({ prefix: "conntracker-galera-" });
+  const dir = await Deno.makeTempDir({ prefix: "conntracker-galera-", dir: options.parent });
   const store = new CentralStore("galera", dir, name);
   try {
     const ports = await probePorts(count * 4);

@@ -23,9 +23,12 @@ const CONNECTION_OPS = ["CONNECT", "DISCONNECT", "FAILED_CONNECT", "CHANGEUSER",
 
 function host(raw: string): string {
   const h = raw;
+  const bracketed = /^\[([^\]]*)\](:\d+|:unavailable)?$/.exec(h);
+  if (bracketed) return bracketed[1];
   if (h.endsWith(":unavailable")) return h.slice(0, h.length - 12);
   const parts = h.split(":");
-  return parts.length === 2 && /^\d+$/.test(parts[1]) ? parts[0] : h;
+  // A port has at most five digits.
+  return parts.length === 2 && /^\d{1,5}$/.test(parts[1]) ? parts[0] : h;
 }
 
 function trim(text: string): string {

@@ -1,7 +1,8 @@
 import { deepStrictEqual as assertEquals, ok as assert } from "node:assert";
 import { Buffer } from "node:buffer";
 import { join } from "node:path";
-import { applyRecord, createTally, type Tally } from "../lib/track/aggregate.ts";
+import { applyEvent, applyRecord, createTally, type Tally } from "../lib/track/aggregate.ts";
+import { toBinary } from "../lib/input/file.ts";
 import { parseRecord, stripPort } from "../lib/format/record.ts";
 import { scanBlock, type ScanStats } from "../lib/format/scan.ts";
 import { readBlocks } from "../lib/input/source.ts";
@@ -22,6 +23,11 @@ function binary(text: string): string {
   return Buffer.from(text, "utf8").toString("latin1");
 }
 
+/** The bytes of a binary string. */
+function bytesOf(binary: string): Uint8Array {
+  return Uint8Array.from(binary, (c) => c.charCodeAt(0));
+}
+
 function fixtureText(fixture: string, files: string[]): string {
   return files.map((f) => Deno.readTextFileSync(join(FIXTURES, fixture, f))).join("");
 }
@@ -31,14 +37,16 @@ function instant(ts: string): number {
   return Date.parse(ts.replace(/^(\d{4})(\d\d)(\d\d) /, "$1-$2-$3T") + "Z");
 }
 
-/** Applies the lines of binary blocks, in order, to `tally`, as a run does. */
-function scanBlocks(tally: Tally, blocks: Iterable<string>): void {
+/** Applies the lines of blocks, in order, to `tally`, as a run does (sign-ins from their bytes). */
+function scanBlocks(tally: Tally, blocks: Iterable<Uint8Array>): void {
   const stats: ScanStats = { candidates: 0, malformed: 0 };
+  const ofBytes = (b: Uint8Array, s: number, e: number) => instant(toBinary(b, s, e));
   for (const block of blocks) {
     scanBlock(block, {
       timestampCommas: 0,
       watched: tally.watched,
       visit: (r) => applyRecord(tally, r, instant),
+      event: (e) => applyEvent(tally, e, ofBytes),
       stats,
     });
   }
@@ -56,12 +64,12 @@ function tallyCounts(tally: Tally) {
 /** Scans `text` cut into blocks at `cuts` (line-aligned); the tally. */
 function scanTally(text: string, cuts: number[] = []): Tally {
   const bytes = binary(text);
-  const blocks: string[] = [];
+  const blocks: Uint8Array[] = [];
   let start = 0;
   for (const cut of [...cuts, bytes.length]) {
     const end = cut === bytes.length ? cut : bytes.lastIndexOf("\n", cut - 1) + 1;
     if (end <= start) continue;
-    blocks.push(bytes.slice(start, end));
+    blocks.push(bytesOf(bytes.slice(start, end)));
     start = end;
   }
   const tally = createTally();
@@ -199,8 +207,10 @@ Deno.test("readBlocks() and scanBlock(): lines over a random line limit are skip
       // Around the lengths of the capture's lines: its change-users (420 B) and long query (12 KB).
       const maxLine = Math.floor(50 + random() ** 2 * 14_000);
       const tally = createTally();
-      const blocks: string[] = [];
-      await readBlocks({ path, gzip: false, from: 0 }, (block) => blocks.push(block), { maxLine });
+      const blocks: Uint8Array[] = [];
+      await readBlocks({ path, gzip: false, from: 0 }, (block) => blocks.push(block.slice()), {
+        maxLine,
+      });
       scanBlocks(tally, blocks);
       const kept = lines.filter((l) => new TextEncoder().encode(l).length <= maxLine);
       assertEquals(
@@ -277,7 +287,7 @@ Deno.test("scanBlock() counts malformed candidate lines and goes on; text withou
   const stats: ScanStats = { candidates: 0, malformed: 0 };
   const seen: string[] = [];
   scanBlock(
-    "garbage,CONNECT,x\nbad,1,0,CONNECT,x\n20261124 23:52:28,vm,bob,h,8,0,CONNECT,,,0\n",
+    bytesOf("garbage,CONNECT,x\nbad,1,0,CONNECT,x\n20261124 23:52:28,vm,bob,h,8,0,CONNECT,,,0\n"),
     { timestampCommas: 0, watched: new Set(), visit: (r) => seen.push(r.user), stats },
   );
   assertEquals(seen, ["bob"]);

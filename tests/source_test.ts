@@ -1,6 +1,7 @@
 import { deepStrictEqual as assertEquals } from "node:assert";
 import { gzipSync } from "node:zlib";
 import { join } from "node:path";
+import { toBinary } from "../lib/input/file.ts";
 import { readBlocks } from "../lib/input/source.ts";
 import { prng, runCli, sqlite3, withTempDir, writeConfig } from "./helpers.ts";
 
@@ -19,7 +20,8 @@ function expectedLines(text: string, from: number, maxLine: number) {
 async function readAll(path: string, gzip: boolean, from: number, maxLine: number) {
   const kept: string[] = [];
   let lastEnd = from;
-  const result = await readBlocks({ path, gzip, from }, (block, end) => {
+  const result = await readBlocks({ path, gzip, from }, (bytes, end) => {
+    const block = toBinary(bytes, 0, bytes.length);
     if (!block.endsWith("\n") || end <= lastEnd) throw new Error(`bad block ending at ${end}`);
     lastEnd = end;
     kept.push(...block.split("\n").slice(0, -1));

@@ -3,8 +3,8 @@
  * the timestamp it starts with, and how many commas that timestamp contains
  * (so that the operation is found as the seventh field after it); or, for
  * audit events wrapped in syslog lines (`syslog.ts`), the plugin's ident.
- * {@link parseLine} and {@link timestampReader} are the one place that tells
- * the two forms apart.
+ * {@link lineTimestamp} and {@link timestampReader} tell the two forms apart
+ * here, and the scanner (`scan.ts`) for the lines it finds.
  *
  * @module
  */
@@ -12,8 +12,8 @@
 import type { WallReader } from "../time/clock.ts";
 import type { Layout } from "../time/layout.ts";
 import type { Zone } from "../time/zone.ts";
-import { type AuditRecord, parseRecord } from "./record.ts";
-import { parseSyslogLine, parseSyslogRecord, syslogWall } from "./syslog.ts";
+import { parseRecord } from "./record.ts";
+import { parseSyslogLine, syslogWall } from "./syslog.ts";
 
 /** How the lines of an audit log are written. */
 export interface LineFormat {
@@ -58,26 +58,6 @@ export function lineFormat(timestamp: Layout): LineFormat {
  */
 export function syslogFormat(file: LineFormat, ident: string): LineFormat {
   return { timestamp: file.timestamp, timestampCommas: 0, syslogIdent: ident };
-}
-
-/**
- * Parses one line of a log in `format` (without its newline): its audit
- * record, `undefined` when it is not an audit event (malformed), or `null`
- * for a line to pass over (another program's, in a syslog file).
- *
- * @example
- * ```ts
- * import { compileLayout } from "../time/layout.ts";
- * const format = lineFormat(compileLayout("20060102 15:04:05"));
- * parseLine("20261124 23:52:28,vm,bob,127.0.0.1,8,0,CONNECT,,,0", format)?.user; // "bob"
- * const syslog = syslogFormat(format, "mysql-server_auditing");
- * parseLine("Nov 24 23:52:28 vm mysql-server_auditing:  vm,bob,127.0.0.1,8,0,CONNECT,,,0", syslog)
- *   ?.timestamp; // "Nov 24 23:52:28"
- * ```
- */
-export function parseLine(line: string, format: LineFormat): AuditRecord | null | undefined {
-  if (format.syslogIdent !== undefined) return parseSyslogRecord(line, format.syslogIdent);
-  return parseRecord(line, format.timestampCommas);
 }
 
 /**

@@ -8,12 +8,13 @@
  * - `syslog.ts`: audit events wrapped in syslog lines (rsyslog's RFC 3339
  *   and traditional forms), and the traditional timestamp's year;
  * - `scan.ts`: the hot path, finding the lines that matter in a block
- *   without splitting the others;
+ *   without decoding the others, with the WebAssembly scanner of
+ *   `scanner_wasm.ts` (built from `wasm/scanner.ts` by `deno task wasm`);
  * - `identify.ts`: whether a file is an audit log, and in which form
  *   (`AuditFormat`), by its first line;
  * - `account.ts`: account names (`user@host`): parsing, printing, map keys.
  *
- * `line.ts` tells the plugin's own lines from syslog's ({@link parseLine},
+ * `line.ts` tells the plugin's own lines from syslog's ({@link lineTimestamp},
  * {@link timestampReader}); the scanner does the same for the lines it finds.
  *
  * @module

@@ -8,15 +8,6 @@
 
 import { Buffer } from "node:buffer";
 
-/** Bytes read from a file at a time. */
-const READ_BYTES = 1 << 20;
-
-/**
- * Read buffers no longer in use: a run reads many ranges, and buffers freed by
- * the garbage collector are memory the process keeps.
- */
-const spareBuffers: Uint8Array[] = [];
-
 /** What kind of problem a file had: the run treats a vanished file as no error. */
 export type FileProblem = "not found" | "permission denied" | "other";
 
@@ -76,35 +67,6 @@ export function sourceError(path: string, what: string, cause: unknown): SourceE
     problem: fileProblem(cause),
     cause,
   });
-}
-
-/**
- * The bytes of a plain file from `offset` to `end` (or its end), in chunks of
- * a reused buffer: each chunk is valid until the next is asked for.
- *
- * @example
- * ```ts
- * const file = await openFile("/var/lib/mysql/server_audit.log");
- * for await (const chunk of plainChunks(file, 0)) console.log(chunk.length);
- * ```
- */
-export async function* plainChunks(
-  file: Deno.FsFile,
-  offset: number,
-  end = Infinity,
-): AsyncGenerator<Uint8Array> {
-  await file.seek(offset, Deno.SeekMode.Start);
-  const buffer = spareBuffers.pop() ?? new Uint8Array(READ_BYTES);
-  try {
-    for (let position = offset; position < end;) {
-      const n = await file.read(buffer.subarray(0, Math.min(READ_BYTES, end - position)));
-      if (n === null) return;
-      position += n;
-      yield buffer.subarray(0, n);
-    }
-  } finally {
-    spareBuffers.push(buffer);
-  }
 }
 
 /**
@@ -168,6 +130,9 @@ export function closeQuietly(file: Deno.FsFile): void {
   }
 }
 
+/** A Buffer over the whole memory of the last bytes {@link toBinary} was given. */
+let view: { buffer: ArrayBufferLike; bytes: Buffer } | undefined;
+
 /**
  * Bytes as a binary string: one character per byte.
  *
@@ -177,5 +142,9 @@ export function closeQuietly(file: Deno.FsFile): void {
  * ```
  */
 export function toBinary(bytes: Uint8Array, start: number, end: number): string {
-  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString("latin1", start, end);
+  // Most calls read the scanner's memory: one Buffer over it serves them all.
+  if (view?.buffer !== bytes.buffer) {
+    view = { buffer: bytes.buffer, bytes: Buffer.from(bytes.buffer) };
+  }
+  return view.bytes.toString("latin1", bytes.byteOffset + start, bytes.byteOffset + end);
 }

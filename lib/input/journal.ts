@@ -107,7 +107,7 @@ export function entryLine(entry: Record<string, unknown>): string | undefined {
 
 /**
  * Reads the plugin's entries after `source.cursor` with `journalctl -o json`
- * and calls `onBlock` in order with blocks of their lines (binary strings of
+ * and calls `onBlock` in order with blocks of their lines (UTF-8 bytes of
  * whole lines, each ending in `\n`, as `readBlocks` gives them) and the
  * cursor of the block's last entry.
  *
@@ -121,7 +121,7 @@ export function entryLine(entry: Record<string, unknown>): string | undefined {
  */
 export async function readJournal(
   source: JournalSource,
-  onBlock: (block: string, cursor: string) => void,
+  onBlock: (block: Uint8Array, cursor: string) => void,
 ): Promise<JournalRead> {
   const name = journalName(source);
   // Not -q: it would hush the hint that this user sees only its own journal.
@@ -149,11 +149,12 @@ export async function readJournal(
   const stderr = new Response(child.stderr).text();
   const read: JournalRead = { entries: 0, bytes: 0, cursor: source.cursor };
   let first = true;
+  const encoder = new TextEncoder();
   let lines: string[] = [];
   let size = 0;
   const flush = () => {
     if (lines.length === 0) return;
-    onBlock(lines.join(""), read.cursor!);
+    onBlock(encoder.encode(lines.join("")), read.cursor!);
     lines = [];
     size = 0;
   };
@@ -170,11 +171,11 @@ export async function readJournal(
     const line = entryLine(entry);
     read.cursor = cursor;
     if (line === undefined) return;
-    const binary = Buffer.from(line + "\n", "utf8").toString("latin1");
+    const bytes = Buffer.byteLength(line, "utf8") + 1;
     read.entries++;
-    read.bytes += binary.length;
-    lines.push(binary);
-    size += binary.length;
+    read.bytes += bytes;
+    lines.push(line + "\n");
+    size += bytes;
     if (size >= BLOCK_BYTES) flush();
   };
   try {

@@ -5,18 +5,16 @@
  * @module
  */
 
-import { closeQuietly, gzipChunks, openFile, plainChunks, sourceError, toBinary } from "./file.ts";
+import { closeQuietly, gzipChunks, openFile, sourceError } from "./file.ts";
 
 /** Lines longer than this are skipped (and counted) without being held in memory. */
 export const MAX_LINE_BYTES = 1 << 20;
 
-/**
- * Bytes handed on at a time: small enough that the strings made of them are
- * short-lived young objects (cheap to collect, so memory stays flat), and
- * never more than the line limit, so that a longer line always spans pieces,
- * where it is measured.
- */
-const PIECE_BYTES = 64 << 10;
+/** Bytes asked of the file at a time (at most): a read never holds a whole longer line. */
+const READ_BYTES = 1 << 20;
+
+/** The buffer of {@link readBlocks} when the caller gives none. */
+let ownBuffer: Uint8Array | undefined;
 
 /** What reading one file did. */
 export interface ReadResult {
@@ -38,16 +36,21 @@ export interface Range {
   to?: number;
 }
 
-/** The longest line {@link readBlocks} keeps. */
+/** The longest line {@link readBlocks} keeps, and where it reads to. */
 export interface ReadLimits {
-  /** Longer lines are skipped and counted; {@link MAX_LINE_BYTES} by default. */
+  /** Longer lines are skipped and counted; {@link MAX_LINE_BYTES} by default, at most half of `buffer`. */
   maxLine?: number;
+  /** The buffer to read into, reused for every block (2 MiB by default). */
+  buffer?: Uint8Array;
 }
 
 /**
- * Streams the complete lines of a range of a file, in blocks (binary
- * strings of whole lines). `onBlock` gets each block and the offset after
- * it; a partial last line is left for a later run.
+ * Streams the complete lines of a range of a file, in blocks (bytes of
+ * whole lines, each ending in a newline, in `buffer`: valid only until
+ * `onBlock` returns). `onBlock` gets each block and the offset after it; a
+ * partial last line is left for a later run. Plain files are read
+ * synchronously, straight into the buffer: a run has nothing else to do
+ * while it waits.
  *
  * @example
  * ```ts
@@ -59,41 +62,58 @@ export interface ReadLimits {
  */
 export async function readBlocks(
   range: Range,
-  onBlock: (block: string, end: number) => void,
-  { maxLine = MAX_LINE_BYTES }: ReadLimits = {},
+  onBlock: (block: Uint8Array, end: number) => void,
+  limits: ReadLimits = {},
 ): Promise<ReadResult> {
-  const { path, gzip, from: offset, to: end } = range;
+  const { path, gzip, from: offset, to: end = Infinity } = range;
+  const buffer = limits.buffer ?? (ownBuffer ??= new Uint8Array(2 * READ_BYTES));
+  const maxLine = Math.min(limits.maxLine ?? MAX_LINE_BYTES, buffer.length >> 1);
   const file = await openFile(path);
   const result: ReadResult = { offset, bytesRead: 0, longLines: 0 };
-  // The partial line after the last newline; `skipping` while it is too long to keep.
-  let carry = "";
-  let skipping = false;
-  let position = offset;
-  const chunks = gzip ? gzipChunks(file, offset) : plainChunks(file, offset, end);
-  const pieceBytes = Math.min(PIECE_BYTES, maxLine);
+  // buffer[0, filled) holds the partial line after the last newline, from file offset `base`;
+  // `skipping` while it is too long to keep.
+  let filled = 0, base = offset, skipping = false;
+  /** Takes the `n` bytes just put at `filled`, at most `maxLine` of them. */
+  const take = (n: number) => {
+    const fresh = filled;
+    filled += n;
+    result.bytesRead += n;
+    const last = buffer.lastIndexOf(10, filled - 1);
+    if (last < fresh) {
+      if (skipping || filled > maxLine) base += filled, filled = 0, skipping = true;
+      return;
+    }
+    let from = 0;
+    // A long line counts once it is complete: a partial one is read again later.
+    if (skipping || buffer.indexOf(10, fresh) > maxLine) {
+      from = buffer.indexOf(10, fresh) + 1;
+      skipping = false;
+      result.longLines++;
+    }
+    const blockEnd = base + last + 1;
+    if (last + 1 > from) onBlock(buffer.subarray(from, last + 1), blockEnd);
+    result.offset = blockEnd;
+    buffer.copyWithin(0, last + 1, filled);
+    filled -= last + 1;
+    base = blockEnd;
+  };
   try {
-    for await (const chunk of chunks) {
-      result.bytesRead += chunk.length;
-      for (let at = 0; at < chunk.length; at += pieceBytes) {
-        const piece = chunk.subarray(at, at + pieceBytes);
-        const pieceStart = position;
-        position += piece.length;
-        const last = piece.lastIndexOf(10);
-        if (last === -1) {
-          if (!skipping) carry += toBinary(piece, 0, piece.length);
-          if (carry.length > maxLine) carry = "", skipping = true;
-          continue;
+    if (gzip) {
+      for await (const chunk of gzipChunks(file, offset)) {
+        for (let at = 0; at < chunk.length; at += maxLine) {
+          const piece = chunk.subarray(at, at + maxLine);
+          buffer.set(piece, filled);
+          take(piece.length);
         }
-        const first = piece.indexOf(10);
-        let from = 0;
-        // A long line counts once it is complete: a partial one is read again later.
-        if (skipping) from = first + 1, skipping = false, result.longLines++;
-        else if (carry.length + first > maxLine) carry = "", from = first + 1, result.longLines++;
-        const block = carry + toBinary(piece, from, last + 1);
-        carry = toBinary(piece, last + 1, piece.length);
-        const end = pieceStart + last + 1;
-        if (block.length > 0) onBlock(block, end);
-        result.offset = end;
+      }
+    } else {
+      file.seekSync(offset, Deno.SeekMode.Start);
+      for (let position = offset; position < end;) {
+        const want = Math.min(maxLine, end - position);
+        const n = file.readSync(buffer.subarray(filled, filled + want));
+        if (n === null || n === 0) break;
+        position += n;
+        take(n);
       }
     }
   } catch (e) {
@@ -126,7 +146,7 @@ export async function cutRanges(
   const ranges: { from: number; to?: number }[] = [];
   const file = await openFile(path);
   try {
-    const window = new Uint8Array(PIECE_BYTES);
+    const window = new Uint8Array(64 << 10);
     let start = from;
     // The next line start at or after `cut`: after the first newline from `cut - 1` on.
     for (let cut = start + rangeBytes; cut < size - rangeBytes;) {

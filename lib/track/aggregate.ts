@@ -25,7 +25,9 @@
 
 import { accountKey, parseAccountName } from "../format/account.ts";
 import { isSignIn } from "../format/operations.ts";
-import type { AuditRecord } from "../format/record.ts";
+import { type AuditRecord, decodeBinary, stripPort } from "../format/record.ts";
+import type { LocatedEvent } from "../format/scan.ts";
+import { toBinary } from "../input/file.ts";
 
 /** What one `user@host` did. Times are epoch milliseconds. */
 export interface Activity {
@@ -79,6 +81,19 @@ export interface Tally {
   /** Connection ids with a pending change-user: their lines must be read. */
   watched: Set<string>;
   counts: TallyCounts;
+  /** The accounts of located events by the bytes of their key (see {@link applyEvent}). */
+  interned: Map<number, Interned>;
+  /** The server host of the last located event: its bytes (as a binary string) and text. */
+  server: { bytes: string; text: string };
+}
+
+/** An account by the bytes of `user,host` as a located event has them (the host without a port). */
+interface Interned {
+  /** The bytes, as a binary string. */
+  key: string;
+  activity: Activity;
+  /** Another key with the same hash. */
+  next?: Interned;
 }
 
 /**
@@ -116,6 +131,8 @@ export function createTally(pending: PendingChangeUser[] = []): Tally {
       emptyUser: 0,
       badTimestamp: 0,
     },
+    interned: new Map(),
+    server: { bytes: "", text: "" },
   };
   for (const p of pending) tally.pending.set(pendingKey(p.serverHost, p.connectionId), p);
   refreshWatched(tally);
@@ -131,7 +148,17 @@ function activity(tally: Tally, user: string, host: string, serverHost: string):
   const key = accountKey(user, host);
   let a = tally.accounts.get(key);
   if (!a) {
-    a = { user, host, serverHost, logins: 0, failed: 0 };
+    // Every field from the start: one shape for all activities keeps their use monomorphic.
+    a = {
+      user,
+      host,
+      serverHost,
+      logins: 0,
+      firstLogin: undefined,
+      lastLogin: undefined,
+      failed: 0,
+      lastFailed: undefined,
+    };
     tally.accounts.set(key, a);
   }
   a.serverHost = serverHost;
@@ -139,7 +166,10 @@ function activity(tally: Tally, user: string, host: string, serverHost: string):
 }
 
 function login(tally: Tally, user: string, host: string, serverHost: string, at: number): void {
-  const a = activity(tally, user, host, serverHost);
+  countLogin(tally, activity(tally, user, host, serverHost), at);
+}
+
+function countLogin(tally: Tally, a: Activity, at: number): void {
   a.logins++;
   if (a.firstLogin === undefined || at < a.firstLogin) a.firstLogin = at;
   if (a.lastLogin === undefined || at > a.lastLogin) a.lastLogin = at;
@@ -147,7 +177,10 @@ function login(tally: Tally, user: string, host: string, serverHost: string, at:
 }
 
 function failed(tally: Tally, user: string, host: string, serverHost: string, at: number): void {
-  const a = activity(tally, user, host, serverHost);
+  countFailed(tally, activity(tally, user, host, serverHost), at);
+}
+
+function countFailed(tally: Tally, a: Activity, at: number): void {
   a.failed++;
   if (a.lastFailed === undefined || at > a.lastFailed) a.lastFailed = at;
   tally.counts.failed++;
@@ -264,4 +297,165 @@ export function applyRecord(
   } else {
     failed(tally, user, host, serverHost, at);
   }
+}
+
+/** The text of a field of a located event: blanks around it dropped, decoded as UTF-8. */
+function fieldText(bytes: Uint8Array, start: number, end: number): string {
+  while (start < end && bytes[start] === 32) start++;
+  while (end > start && bytes[end - 1] === 32) end--;
+  return decodeBinary(toBinary(bytes, start, end));
+}
+
+/** Whether the bytes [start, end) are the binary string `text`. */
+function sameBytes(bytes: Uint8Array, start: number, end: number, text: string): boolean {
+  if (end - start !== text.length) return false;
+  for (let i = start; i < end; i++) if (bytes[i] !== text.charCodeAt(i - start)) return false;
+  return true;
+}
+
+/** The account of a located event, found by its bytes: its activity, or its names when it has none yet. */
+interface LocatedAccount {
+  user: string;
+  host: string;
+  activity?: Activity;
+}
+
+/** A {@link LocatedAccount} reused for accounts without activity. */
+const named: LocatedAccount = { user: "", host: "" };
+
+/** Whether the bytes [start, end) are blanks only. */
+function isBlank(bytes: Uint8Array, start: number, end: number): boolean {
+  for (let i = start; i < end; i++) if (bytes[i] !== 32) return false;
+  return true;
+}
+
+/** The account of a located event by its bytes, without making an activity for it. */
+function locatedAccount(tally: Tally, e: LocatedEvent): LocatedAccount | Activity {
+  const { bytes } = e;
+  // A small integer: a key V8 stores unboxed.
+  const keyHash = e.keyHash & 0x3fffffff;
+  const from = e.serverEnd + 1;
+  // A 10.11 change-user names nobody: no account to look up.
+  if (isBlank(bytes, from, e.userEnd) && isBlank(bytes, e.userEnd + 1, e.hostEnd)) {
+    named.user = named.host = "";
+    named.activity = tally.accounts.get(accountKey("", ""));
+    return named.activity ?? named;
+  }
+  for (let i = tally.interned.get(keyHash); i; i = i.next) {
+    if (sameBytes(bytes, from, e.keyEnd, i.key)) return i.activity;
+  }
+  named.user = fieldText(bytes, from, e.userEnd);
+  named.host = stripPort(fieldText(bytes, e.userEnd + 1, e.hostEnd));
+  named.activity = tally.accounts.get(accountKey(named.user, named.host));
+  if (named.activity) intern(tally, e, named.activity);
+  return named.activity ?? named;
+}
+
+/** Remembers the activity of a located event's account by its bytes. */
+function intern(tally: Tally, e: LocatedEvent, a: Activity): void {
+  const keyHash = e.keyHash & 0x3fffffff;
+  const key = toBinary(e.bytes, e.serverEnd + 1, e.keyEnd);
+  tally.interned.set(keyHash, { key, activity: a, next: tally.interned.get(keyHash) });
+}
+
+/** The activity of a located event's account, made if need be, with its server host. */
+function locatedActivity(
+  tally: Tally,
+  e: LocatedEvent,
+  account: LocatedAccount | Activity,
+  serverHost: string,
+): Activity {
+  let a = "logins" in account ? account : undefined;
+  if (!a) {
+    a = activity(tally, account.user, account.host, serverHost);
+    intern(tally, e, a);
+  }
+  a.serverHost = serverHost;
+  return a;
+}
+
+/** The server host of a located event, as text (the last one's, when its bytes are the same). */
+function serverText(tally: Tally, e: LocatedEvent): string {
+  const server = tally.server;
+  if (!sameBytes(e.bytes, e.timestampEnd + 1, e.serverEnd, server.bytes)) {
+    server.bytes = toBinary(e.bytes, e.timestampEnd + 1, e.serverEnd);
+    server.text = fieldText(e.bytes, e.timestampEnd + 1, e.serverEnd);
+  }
+  return server.text;
+}
+
+/** Stops watching a connection id when no change-user is pending on it any more. */
+function unwatch(tally: Tally, connectionId: string): void {
+  for (const p of tally.pending.values()) if (p.connectionId === connectionId) return;
+  tally.watched.delete(connectionId);
+}
+
+/**
+ * Applies a located line (see `scanBlock`) as {@link applyRecord} applies
+ * its record, without making one: its account is found by its bytes, and
+ * `instantOf` converts the timestamp's bytes. Returns `true`.
+ *
+ * @example
+ * ```ts
+ * // scanRange() passes it as the scan's `event` (see apply.ts).
+ * ```
+ */
+export function applyEvent(
+  tally: Tally,
+  e: LocatedEvent,
+  instantOf: (bytes: Uint8Array, start: number, end: number) => number | undefined,
+): boolean {
+  const { operation: op } = e;
+  const account = locatedAccount(tally, e);
+  const { user, host } = account;
+  const serverHost = serverText(tally, e);
+  let connectionId = "", key = "";
+  if (e.watched) {
+    connectionId = fieldText(e.bytes, e.hostEnd + 1, e.idEnd);
+    key = pendingKey(serverHost, connectionId);
+    const pending = tally.pending.get(key);
+    if (pending) {
+      const failedChange = op === "CHANGEUSER" && !e.successful;
+      const restarted = op === "CONNECT" || op === "FAILED_CONNECT";
+      const ended = op === "DISCONNECT" && user === "";
+      const drop = restarted || ended || (op === "CHANGEUSER" && !failedChange);
+      const resolve = !drop && user !== "" && !failedChange;
+      if (drop || resolve) {
+        tally.pending.delete(key);
+        unwatch(tally, connectionId);
+      }
+      if (drop) tally.counts.changeUsersDropped++;
+      if (resolve) {
+        countLogin(tally, locatedActivity(tally, e, account, serverHost), pending.at);
+        tally.counts.changeUsersResolved++;
+      }
+    }
+  }
+  if (op === "" || op === "DISCONNECT") {
+    if (user === "") tally.counts.emptyUser++;
+    return true;
+  }
+  const starts = op === "CHANGEUSER" && e.successful && (user === "" || host === "");
+  if (user === "" && host === "" && !starts) {
+    tally.counts.emptyUser++;
+    return true;
+  }
+  const at = instantOf(e.bytes, e.start, e.timestampEnd);
+  if (at === undefined) {
+    tally.counts.badTimestamp++;
+    return true;
+  }
+  if (starts) {
+    if (!e.watched) {
+      connectionId = fieldText(e.bytes, e.hostEnd + 1, e.idEnd);
+      key = pendingKey(serverHost, connectionId);
+    }
+    tally.pending.set(key, { serverHost, connectionId, at });
+    tally.watched.add(connectionId);
+  } else if (e.successful && op !== "FAILED_CONNECT") {
+    countLogin(tally, locatedActivity(tally, e, account, serverHost), at);
+  } else {
+    countFailed(tally, locatedActivity(tally, e, account, serverHost), at);
+  }
+  return true;
 }

@@ -1,6 +1,6 @@
 /**
  * Applying the ranges of audit files to the tally, strictly in log order:
- * the records a Worker found, or those of a scan on this thread when the
+ * the lines a Worker found, or those of a scan on this thread when the
  * Worker could not know of a pending change-user. Each file's timestamps go
  * through its log clock, which starts where the file before it ended (the
  * DST rule).
@@ -9,14 +9,14 @@
  */
 
 import type { FormatChoice } from "../format/identify.ts";
-import { parseLine, timestampReader } from "../format/line.ts";
+import { timestampReader } from "../format/line.ts";
 import type { AuditRecord } from "../format/record.ts";
-import type { ScanStats } from "../format/scan.ts";
+import { type LocatedEvent, scanBlock, type ScanStats } from "../format/scan.ts";
 import { SourceError } from "../input/file.ts";
 import type { Logger } from "../log.ts";
-import { clockInstant, createLogClock, type LogClock } from "../time/clock.ts";
+import { clockInstant, clockInstantOfBytes, createLogClock, type LogClock } from "../time/clock.ts";
 import type { Zone } from "../time/zone.ts";
-import { applyRecord, pendingKey, type Tally } from "./aggregate.ts";
+import { applyEvent, applyRecord, pendingKey, type Tally } from "./aggregate.ts";
 import type { FileRead } from "./checkpoints.ts";
 import type { Range } from "../input/source.ts";
 import { type RangeResult, type RangeTask, scanRange } from "./parallel.ts";
@@ -95,18 +95,26 @@ export async function applyRange(
   const clock = clockOf(reading, read);
   const instantOf = (text: string) => clockInstant(clock, text);
   const apply = (record: AuditRecord) => applyRecord(tally, record, instantOf);
+  const bytesInstant = (bytes: Uint8Array, start: number, end: number) =>
+    clockInstantOfBytes(clock, bytes, start, end);
   const advance = (end: number) => {
     read.checkpoint.offset = end;
     read.checkpoint.lastInstant = clock.previous;
     if (clock.previous !== undefined) reading.previousInstant = clock.previous;
   };
+  const event = (e: LocatedEvent) => applyEvent(tally, e, bytesInstant);
   const known = new Set(scanned?.task.pending.map(([host, id]) => pendingKey(host, id)));
   if (scanned && [...tally.pending.keys()].every((key) => known.has(key))) {
     const { result } = scanned;
-    const { lines } = result;
-    for (let start = 0, end; (end = lines.indexOf("\n", start)) !== -1; start = end + 1) {
-      apply(parseLine(lines.slice(start, end), format)!);
-    }
+    // The Worker's lines, scanned as the range would be; its counts are the range's.
+    scanBlock(result.lines, {
+      timestampCommas: format.timestampCommas,
+      syslogIdent: format.syslogIdent,
+      watched: tally.watched,
+      visit: apply,
+      event,
+      stats: { candidates: 0, malformed: 0 },
+    });
     advance(result.offset);
     reading.scan.candidates += result.stats.candidates;
     reading.scan.malformed += result.stats.malformed;
@@ -129,6 +137,7 @@ export async function applyRange(
     format,
     watched: tally.watched,
     visit: apply,
+    event,
     stats: reading.scan,
     onBlock: advance,
   });

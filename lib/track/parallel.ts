@@ -4,9 +4,10 @@
  *
  * A Worker cannot see the run's tally, so it keeps its own record of the
  * change-users pending on each connection, by the same rules, starting from
- * those pending when the range was sent. Its records are applied in log
- * order by the caller, which scans a range again on its own thread when a
- * change-user became pending that the Worker did not know of.
+ * those pending when the range was sent, and hands back the lines that
+ * matter. The caller scans those (a fraction of the range) in log order,
+ * and scans the whole range again on its own thread when a change-user
+ * became pending that the Worker did not know of.
  *
  * @module
  */
@@ -14,7 +15,13 @@
 import { pendingKey, settlesPending, startsPending } from "./aggregate.ts";
 import type { LineFormat } from "../format/line.ts";
 import type { AuditRecord } from "../format/record.ts";
-import { type BlockScan, scanBlock, type ScanStats } from "../format/scan.ts";
+import {
+  type BlockScan,
+  type LocatedEvent,
+  scanBlock,
+  scanBuffer,
+  type ScanStats,
+} from "../format/scan.ts";
 import { type FileProblem, SourceError } from "../input/file.ts";
 import { type Range, readBlocks, type ReadResult } from "../input/source.ts";
 
@@ -29,10 +36,10 @@ export interface RangeTask {
 export interface RangeResult {
   /**
    * The lines of connection events and of connections with a pending
-   * change-user, in log order, each ending in `\n`: one string crosses
-   * between threads far cheaper than many records.
+   * change-user, in log order, each ending in `\n` (UTF-8; invalid bytes
+   * as U+FFFD): bytes cross between threads far cheaper than records.
    */
-  lines: string;
+  lines: Uint8Array<ArrayBuffer>;
   /** Where reading stopped: after the last complete line of the last block scanned. */
   offset: number;
   bytesRead: number;
@@ -68,13 +75,13 @@ export interface ScanRangeOptions extends Omit<BlockScan, "timestampCommas" | "s
  * @throws {SourceError} when the file cannot be opened or read.
  */
 export function scanRange(range: Range, options: ScanRangeOptions): Promise<ReadResult> {
-  const { watched, visit, stats, onBlock } = options;
+  const { watched, visit, event, stats, onBlock } = options;
   const { timestampCommas, syslogIdent } = options.format;
-  const scan = { timestampCommas, syslogIdent, watched, visit, stats };
+  const scan = { timestampCommas, syslogIdent, watched, visit, event, stats };
   return readBlocks(range, (block, end) => {
     scanBlock(block, scan);
     onBlock(end);
-  });
+  }, { buffer: scanBuffer() });
 }
 
 /**
@@ -89,17 +96,28 @@ export function scanRange(range: Range, options: ScanRangeOptions): Promise<Read
  * const format = lineFormat(compileLayout("20060102 15:04:05"));
  * const range = { path: "/var/lib/mysql/server_audit.log.1", gzip: false, from: 0 };
  * const result = await scanDetached({ range, format, pending: [] });
- * result.lines.split("\n").length - 1; // lines found
+ * result.lines.length; // bytes of the lines found
  * ```
  */
 export async function scanDetached(task: RangeTask): Promise<RangeResult> {
   const pending = new Map(task.pending.map(([host, id]) => [pendingKey(host, id), id]));
   const watched = new Set(pending.values());
-  const lines: string[] = [];
+  let lines = new Uint8Array(1 << 20), length = 0;
+  const append = (bytes: Uint8Array) => {
+    if (length + bytes.length + 1 > lines.length) {
+      const more = new Uint8Array(Math.max(2 * lines.length, length + bytes.length + 1));
+      more.set(lines.subarray(0, length));
+      lines = more;
+    }
+    lines.set(bytes, length);
+    lines[length + bytes.length] = 10;
+    length += bytes.length + 1;
+  };
+  const encoder = new TextEncoder();
   const stats: ScanStats = { candidates: 0, malformed: 0 };
   let offset = task.range.from;
   const visit = (record: AuditRecord, line: string) => {
-    lines.push(line, "\n");
+    append(encoder.encode(line));
     const key = pendingKey(record.serverHost, record.connectionId);
     const settled = pending.has(key) && settlesPending(record) !== undefined;
     if (settled) pending.delete(key);
@@ -109,25 +127,32 @@ export async function scanDetached(task: RangeTask): Promise<RangeResult> {
       for (const id of pending.values()) watched.add(id);
     }
   };
+  // A sign-in on a connection not watched is handed on as it is; the others may change
+  // what is pending, which visit() follows.
+  const event = (e: LocatedEvent) => {
+    if (e.watched || e.operation === "CHANGEUSER") return false;
+    append(e.bytes.subarray(e.start, e.end));
+    return true;
+  };
+  const result = (read: Omit<RangeResult, "lines" | "stats">) => ({
+    lines: lines.slice(0, length),
+    stats,
+    ...read,
+  });
   try {
     const read = await scanRange(task.range, {
       format: task.format,
       watched,
       visit,
+      event,
       stats,
       onBlock: (end) => offset = end,
     });
-    return {
-      lines: lines.join(""),
-      offset: read.offset,
-      bytesRead: read.bytesRead,
-      longLines: read.longLines,
-      stats,
-    };
+    return result({ offset: read.offset, bytesRead: read.bytesRead, longLines: read.longLines });
   } catch (e) {
     if (!(e instanceof SourceError)) throw e;
     const error = { message: e.message, problem: e.problem };
-    return { lines: lines.join(""), offset, bytesRead: 0, longLines: 0, stats, error };
+    return result({ offset, bytesRead: 0, longLines: 0, error });
   }
 }
 

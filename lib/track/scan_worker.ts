@@ -10,5 +10,6 @@
 import { type RangeTask, scanDetached } from "./parallel.ts";
 
 self.onmessage = async (e: MessageEvent<RangeTask>) => {
-  self.postMessage(await scanDetached(e.data));
+  const result = await scanDetached(e.data);
+  self.postMessage(result, [result.lines.buffer as ArrayBuffer]);
 };

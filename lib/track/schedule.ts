@@ -1,8 +1,9 @@
 /**
  * Reading files in order: each is checked in, then its new bytes are applied
- * range by range. With more than one Worker allowed and enough new bytes,
- * plain files are cut into ranges that Workers scan ahead while this thread
- * applies them in order (and scans those no Worker has started).
+ * range by range. With more than one Worker allowed, more than two cores and
+ * enough new bytes, plain files are cut into ranges that Workers scan ahead
+ * while this thread applies them in order (and scans those no Worker has
+ * started).
  *
  * @module
  */
@@ -34,13 +35,36 @@ export interface ScanTuning {
 }
 
 /**
- * Measured on 2 cores: one Worker beside this thread gains nothing at 100 MB
- * of new bytes, about 5% at 200 MB and 20% at 1 GB.
+ * Machines with this many cores or fewer scan on one thread: measured on 2
+ * cores over 1,000 MB (issue 15), one Worker beside this thread was slower
+ * than one thread on both bench data sets, and 40-110 MB bigger.
+ */
+export const ONE_THREAD_CORES = 2;
+
+/**
+ * The cores a run counts: `CONNTRACKER_CORES` when it is a whole number
+ * (a container may be given fewer than it sees, or a test more), else what
+ * the system says.
+ */
+function scanCores(): number {
+  let said: string | undefined;
+  try {
+    said = Deno.env.get("CONNTRACKER_CORES");
+  } catch {
+    // No permission to read the environment: what the system says.
+  }
+  const n = Number(said);
+  return said && Number.isInteger(n) && n >= 1 ? n : navigator.hardwareConcurrency;
+}
+
+/**
+ * On more cores than {@link ONE_THREAD_CORES} (not measured here): Workers
+ * from 128 MB of new bytes on, in ranges of 8 MB.
  */
 export const TUNING: ScanTuning = {
   parallelBytes: 128 << 20,
   rangeBytes: 8 << 20,
-  cores: navigator.hardwareConcurrency,
+  cores: scanCores(),
 };
 
 /** Where {@link readFiles} records what it did. */
@@ -111,7 +135,7 @@ function newBytes(reads: FileRead[]): number {
 
 /** Whether the new bytes of these files are worth Workers. */
 function scansInParallel(reads: FileRead[], workers: number, tuning: ScanTuning): boolean {
-  return workers > 1 && newBytes(reads) >= tuning.parallelBytes;
+  return workers > 1 && tuning.cores > ONE_THREAD_CORES && newBytes(reads) >= tuning.parallelBytes;
 }
 
 /** What {@link readFiles} did with each file. */
