@@ -12,7 +12,7 @@ import { formatAccountName } from "../format/account.ts";
 import {
   accountRecord,
   columns,
-  csvField,
+  csvCell,
   FIELDS,
   type Time,
   unmatchedRecord,
@@ -119,10 +119,8 @@ export function formatFleet(
     ) + "\n";
   }
   if (format === "csv") {
-    const cell = (v: unknown) =>
-      csvField(v === null || v === undefined ? "" : Array.isArray(v) ? v.join(" ") : String(v));
     const lines = [
-      ...accounts.map((r) => FLEET_FIELDS.map((f) => cell(r[f])).join(",")),
+      ...accounts.map((r) => FLEET_FIELDS.map((f) => csvCell(r[f])).join(",")),
       ...unmatched.map((u) => {
         const r: Record<string, unknown> = {
           ...u,
@@ -132,7 +130,7 @@ export function formatFleet(
           client_hosts: [u.host],
           seen_by: [u.server_id],
         };
-        return FLEET_FIELDS.map((f) => cell(r[f])).join(",");
+        return FLEET_FIELDS.map((f) => csvCell(r[f])).join(",");
       }),
     ];
     return [FLEET_FIELDS.join(","), ...lines].map((l) => l + "\n").join("");

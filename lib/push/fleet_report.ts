@@ -7,8 +7,7 @@
 
 import { ConfigError, configPath, loadConfig } from "../config.ts";
 import { filterRows, SORT_KEYS, type SortKey, sortRows } from "../report/build.ts";
-import type { ReportOptions } from "../report/command.ts";
-import { parseDuration } from "../report/duration.ts";
+import { parseWindow, type ReportOptions } from "../report/command.ts";
 import { compileLayout } from "../time/layout.ts";
 import { formatInstant } from "../time/zone.ts";
 import { UsageError } from "../usage.ts";
@@ -33,16 +32,7 @@ function checkOptions(options: ReportOptions) {
         "--accounts-from-server",
     );
   }
-  const now = options.now === undefined ? Date.now() : Date.parse(options.now);
-  if (Number.isNaN(now)) {
-    throw new UsageError(
-      `Invalid --now "${options.now}": expected ISO 8601, e.g. 2026-11-25T12:00:00+01:00`,
-    );
-  }
-  const period = options.unusedFor === undefined
-    ? undefined
-    : { text: options.unusedFor, ms: parseDuration(options.unusedFor) };
-  return { format: format as FleetFormat, sort: options.sort as SortKey, now, period };
+  return { format: format as FleetFormat, sort: options.sort as SortKey, ...parseWindow(options) };
 }
 
 /**

@@ -73,6 +73,26 @@ function checkOptions(options: ReportOptions) {
       "--format sql needs the accounts MariaDB defines: add --accounts-from-server or --accounts FILE",
     );
   }
+  return { format: format as Format, sort: options.sort as SortKey, ...parseWindow(options) };
+}
+
+/** A report's period: it ends at `--now` (default: now) and lasts `--unused-for`. */
+export interface ReportWindow {
+  now: number;
+  period?: { text: string; ms: number };
+}
+
+/**
+ * Reads `--now` and `--unused-for`, as `report` and `report --central` take them.
+ *
+ * @example
+ * ```ts
+ * parseWindow({ now: "2026-11-25T12:00:00+01:00", unusedFor: "90d" }).period?.ms; // 7776000000
+ * ```
+ * @throws {UsageError} for a `--now` that is not ISO 8601, and
+ * {@link import("./duration.ts").DurationError} for a bad `--unused-for`.
+ */
+export function parseWindow(options: { now?: string; unusedFor?: string }): ReportWindow {
   const now = options.now === undefined ? Date.now() : Date.parse(options.now);
   if (Number.isNaN(now)) {
     throw new UsageError(
@@ -82,7 +102,7 @@ function checkOptions(options: ReportOptions) {
   const period = options.unusedFor === undefined
     ? undefined
     : { text: options.unusedFor, ms: parseDuration(options.unusedFor) };
-  return { format: format as Format, sort: options.sort as SortKey, now, period };
+  return { now, period };
 }
 
 /** The accounts the report judges, and what asking the server told. */

@@ -115,6 +115,25 @@ export function csvField(value: string): string {
 }
 
 /**
+ * A CSV cell of a record's value: empty for none, lists separated by spaces.
+ *
+ * @example
+ * ```ts
+ * csvCell(["10.0.0.1", "localhost"]); // "10.0.0.1 localhost"
+ * csvCell(null); // ""
+ * ```
+ */
+export function csvCell(value: unknown): string {
+  return csvField(
+    value === null || value === undefined
+      ? ""
+      : Array.isArray(value)
+      ? value.join(" ")
+      : String(value),
+  );
+}
+
+/**
  * Aligned columns, two spaces apart; the last column is not padded.
  *
  * @example
@@ -212,10 +231,8 @@ export function formatReport(report: Report, meta: ReportMeta, format: Format, t
     return JSON.stringify(document, null, 2) + "\n";
   }
   if (format === "csv") {
-    const cell = (v: unknown) =>
-      csvField(v === null || v === undefined ? "" : Array.isArray(v) ? v.join(" ") : String(v));
     const lines = [
-      ...accounts.map((r) => FIELDS.map((f) => cell(r[f])).join(",")),
+      ...accounts.map((r) => FIELDS.map((f) => csvCell(r[f])).join(",")),
       ...unmatched.map((u) => {
         const r: Record<string, unknown> = {
           ...u,
@@ -225,7 +242,7 @@ export function formatReport(report: Report, meta: ReportMeta, format: Format, t
           client_hosts: [u.host],
           watched_since: watchedSince,
         };
-        return FIELDS.map((f) => cell(r[f])).join(",");
+        return FIELDS.map((f) => csvCell(r[f])).join(",");
       }),
     ];
     return [FIELDS.join(","), ...lines].map((l) => l + "\n").join("");
