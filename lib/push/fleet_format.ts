@@ -12,7 +12,7 @@ import { formatAccountName } from "../format/account.ts";
 import {
   accountRecord,
   columns,
-  csvCell,
+  csvDocument,
   FIELDS,
   type Time,
   unmatchedRecord,
@@ -119,21 +119,7 @@ export function formatFleet(
     ) + "\n";
   }
   if (format === "csv") {
-    const lines = [
-      ...accounts.map((r) => FLEET_FIELDS.map((f) => csvCell(r[f])).join(",")),
-      ...unmatched.map((u) => {
-        const r: Record<string, unknown> = {
-          ...u,
-          status: "unmatched",
-          last_seen: u.last_login,
-          uncertain_logins: 0,
-          client_hosts: [u.host],
-          seen_by: [u.server_id],
-        };
-        return FLEET_FIELDS.map((f) => csvCell(r[f])).join(",");
-      }),
-    ];
-    return [FLEET_FIELDS.join(","), ...lines].map((l) => l + "\n").join("");
+    return csvDocument(FLEET_FIELDS, accounts, unmatched, (u) => ({ seen_by: [u.server_id] }));
   }
   const table = columns([
     [

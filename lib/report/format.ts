@@ -110,7 +110,7 @@ export function unmatchedRecord(u: Unmatched, time: Time) {
  * csvField('a,"b"'); // '"a,""b"""'
  * ```
  */
-export function csvField(value: string): string {
+function csvField(value: string): string {
   return /[",\r\n]/.test(value) ? `"${value.replaceAll('"', '""')}"` : value;
 }
 
@@ -123,7 +123,7 @@ export function csvField(value: string): string {
  * csvCell(null); // ""
  * ```
  */
-export function csvCell(value: unknown): string {
+function csvCell(value: unknown): string {
   return csvField(
     value === null || value === undefined
       ? ""
@@ -131,6 +131,40 @@ export function csvCell(value: unknown): string {
       ? value.join(" ")
       : String(value),
   );
+}
+
+/**
+ * CSV: a header of `fields`, one line per account, then one per unmatched
+ * `user@host` with status `unmatched` (its last login as `last_seen`, its host
+ * as its one client host, and what `extra` gives for the fields only accounts have).
+ *
+ * @example
+ * ```ts
+ * csvDocument(["name", "status"], [{ name: "app", status: "used" }], [], () => ({}));
+ * // "name,status\napp,used\n"
+ * ```
+ */
+export function csvDocument(
+  fields: readonly string[],
+  accounts: Record<string, unknown>[],
+  unmatched: Record<string, unknown>[],
+  extra: (unmatched: Record<string, unknown>) => Record<string, unknown>,
+): string {
+  const line = (r: Record<string, unknown>) => fields.map((f) => csvCell(r[f])).join(",");
+  const lines = [
+    ...accounts.map(line),
+    ...unmatched.map((u) =>
+      line({
+        ...u,
+        status: "unmatched",
+        last_seen: u.last_login,
+        uncertain_logins: 0,
+        client_hosts: [u.host],
+        ...extra(u),
+      })
+    ),
+  ];
+  return [fields.join(","), ...lines].map((l) => l + "\n").join("");
 }
 
 /**
@@ -231,21 +265,7 @@ export function formatReport(report: Report, meta: ReportMeta, format: Format, t
     return JSON.stringify(document, null, 2) + "\n";
   }
   if (format === "csv") {
-    const lines = [
-      ...accounts.map((r) => FIELDS.map((f) => csvCell(r[f])).join(",")),
-      ...unmatched.map((u) => {
-        const r: Record<string, unknown> = {
-          ...u,
-          status: "unmatched",
-          last_seen: u.last_login,
-          uncertain_logins: 0,
-          client_hosts: [u.host],
-          watched_since: watchedSince,
-        };
-        return FIELDS.map((f) => csvCell(r[f])).join(",");
-      }),
-    ];
-    return [FIELDS.join(","), ...lines].map((l) => l + "\n").join("");
+    return csvDocument(FIELDS, accounts, unmatched, () => ({ watched_since: watchedSince }));
   }
   const table = columns([
     ["ACCOUNT", "STATUS", "LAST SEEN", "LOGINS", "FAILED", "LAST FAILED", "CLIENT HOSTS", "REASON"],
