@@ -37,13 +37,7 @@ export interface ReportRow {
 }
 
 /** A logged `user@host` whose logins or attempts no defined account takes. */
-export interface Unmatched {
-  user: string;
-  host: string;
-  logins: number;
-  lastLogin?: number;
-  failed: number;
-  lastFailed?: number;
+export interface Unmatched extends Omit<Observation, "unreadableLastSeen"> {
   why: string;
 }
 

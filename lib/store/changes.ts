@@ -13,7 +13,7 @@ import { stripPort } from "../format/record.ts";
 import type { ProxyActivity } from "../track/aggregate.ts";
 import { guard, type Store } from "./database.ts";
 import { readHistory } from "./read_history.ts";
-import { type Observation, readRunRecords } from "./report_reads.ts";
+import { type Observation, observationOf, readRunRecords } from "./report_reads.ts";
 import { WATERMARK_ACCOUNT } from "./schema.ts";
 import { parseStoredTime } from "./stored_time.ts";
 
@@ -136,15 +136,8 @@ export function proxyOfRow(r: Record<string, unknown>): ProxyActivity {
 }
 
 function activityRow(r: Record<string, unknown>): ChangedActivity {
-  const a: ChangedActivity = {
-    user: String(r.name),
-    host: String(r.host),
-    logins: Number(r.logins),
-    failed: Number(r.failed_attempts),
-  };
+  const a: ChangedActivity = observationOf(r);
   if (r.first_login_ms != null) a.firstLogin = Number(r.first_login_ms);
-  if (r.last_login_ms != null) a.lastLogin = Number(r.last_login_ms);
-  if (r.last_failed_ms != null) a.lastFailed = Number(r.last_failed_ms);
   return a;
 }
 

@@ -69,6 +69,27 @@ export interface Observations {
 }
 
 /**
+ * What a row of the `activity` table says of its `user@host`.
+ *
+ * @example
+ * ```ts
+ * observationOf({ name: "app", host: "%", logins: 2, failed_attempts: 0, last_login_ms: 5 });
+ * // { user: "app", host: "%", logins: 2, failed: 0, lastLogin: 5 }
+ * ```
+ */
+export function observationOf(row: Record<string, unknown>): Observation {
+  const o: Observation = {
+    user: String(row.name),
+    host: String(row.host),
+    logins: Number(row.logins),
+    failed: Number(row.failed_attempts),
+  };
+  if (row.last_login_ms != null) o.lastLogin = Number(row.last_login_ms);
+  if (row.last_failed_ms != null) o.lastFailed = Number(row.last_failed_ms);
+  return o;
+}
+
+/**
  * The runs, oldest first (none before a first run): what tells when the audit
  * log was read successfully.
  *
@@ -156,14 +177,7 @@ export function readObservations(store: Store): Observations {
       ? db.prepare("SELECT * FROM activity").all() as Record<string, unknown>[]
       : [];
     for (const r of rows) {
-      const o: Observation = {
-        user: String(r.name),
-        host: String(r.host),
-        logins: Number(r.logins),
-        failed: Number(r.failed_attempts),
-      };
-      if (r.last_login_ms != null) o.lastLogin = Number(r.last_login_ms);
-      if (r.last_failed_ms != null) o.lastFailed = Number(r.last_failed_ms);
+      const o = observationOf(r);
       byKey.set(accountKey(o.user, o.host), o);
     }
     const old = db.prepare("SELECT name, host, last_seen FROM Accounts").all() as Record<
