@@ -272,3 +272,20 @@ export async function assertRejects(fn: () => Promise<unknown>, pattern: RegExp)
   }
   throw new Error(`expected a rejection matching ${pattern}`);
 }
+
+/**
+ * Stops a process a test started, by its PID (SIGTERM), and waits for it to exit.
+ *
+ * @example
+ * ```ts
+ * await stopChild(new Deno.Command("sleep", { args: ["60"] }).spawn());
+ * ```
+ */
+export async function stopChild(child: Deno.ChildProcess): Promise<void> {
+  try {
+    Deno.kill(child.pid, "SIGTERM");
+  } catch {
+    // Already gone.
+  }
+  await child.status;
+}

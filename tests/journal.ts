@@ -8,6 +8,7 @@
  * @module
  */
 
+import { stopChild } from "./helpers.ts";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { run, waitFor } from "./rsyslog.ts";
@@ -250,14 +251,7 @@ export async function withJournald(fn: (journald: Journald) => Promise<void>): P
       archived,
     });
   } finally {
-    if (child) {
-      try {
-        Deno.kill(child.pid, "SIGTERM");
-      } catch {
-        // Already gone.
-      }
-      await child.status;
-    }
+    if (child) await stopChild(child);
     await Deno.remove(dir, { recursive: true });
   }
 }

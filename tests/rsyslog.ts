@@ -8,6 +8,7 @@
  * @module
  */
 
+import { stopChild } from "./helpers.ts";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { SERVER_TZ } from "./mariadb.ts";
@@ -184,14 +185,7 @@ export async function withRsyslog(
       released,
     });
   } finally {
-    if (child) {
-      try {
-        Deno.kill(child.pid, "SIGTERM");
-      } catch {
-        // Already gone.
-      }
-      await child.status;
-    }
+    if (child) await stopChild(child);
     await Deno.remove(dir, { recursive: true });
   }
 }
