@@ -23,8 +23,8 @@ import { formatSpan, growthRate, rotationFindings } from "../lib/check/rotation.
 import { zoneFindings } from "../lib/check/zone.ts";
 import { loadZone } from "../lib/time/zone.ts";
 import { loadConfig } from "../lib/config.ts";
-import { client, HAVE_MARIADB, type MariaDb, rootSql, withMariaDb } from "./mariadb.ts";
-import { HAVE_LOGROTATE } from "./rsyslog.ts";
+import { client, type MariaDb, rootSql, withMariaDb } from "./mariadb.ts";
+import { real } from "./real.ts";
 import {
   AS_UNPRIVILEGED,
   copyAuditFiles,
@@ -36,17 +36,8 @@ import {
   writeConfig,
 } from "./helpers.ts";
 
-const CI = Boolean(Deno.env.get("CI"));
-const CAN = HAVE_MARIADB && HAVE_LOGROTATE;
-if (!CAN && !CI) {
-  console.error(
-    "\n*** SKIPPING the check tests against a real server: mariadbd or logrotate not found " +
-      "(apt-get install mariadb-server mariadb-client logrotate) ***\n",
-  );
-}
-
 function e2e(name: string, fn: () => Promise<void>): void {
-  Deno.test({ name, ignore: !CAN && !CI, sanitizeOps: false, sanitizeResources: false, fn });
+  real(name, ["mariadb", "logrotate"], fn);
 }
 
 /** Logs in `n` times as `user` (created first) and returns how many logins succeeded. */

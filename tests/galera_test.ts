@@ -17,30 +17,12 @@ import {
   type Central,
   type CentralNode,
   type DatabaseUser,
-  HAVE_GALERA,
   readGraState,
   ServerStartError,
   startCentral,
   startCluster,
 } from "./galera.ts";
-import { HAVE_MARIADB } from "./mariadb.ts";
-
-const CI = Boolean(Deno.env.get("CI"));
-if (!HAVE_GALERA && !CI) {
-  console.error(
-    "\n*** SKIPPING the Galera tests: mariadbd, libgalera_smm.so or rsync not found " +
-      "(apt-get install mariadb-server galera-4 rsync) ***\n",
-  );
-}
-
-function serverTest(
-  name: string,
-  installed: boolean,
-  fn: (t: Deno.TestContext) => Promise<void>,
-): void {
-  // Without the packages these fail under CI (the helper throws) and are skipped, loudly, elsewhere.
-  Deno.test({ name, ignore: !installed && !CI, sanitizeOps: false, sanitizeResources: false, fn });
-}
+import { real } from "./real.ts";
 
 /** A TCP connection as the least-privilege account, its password read from its file. */
 async function connectAs(
@@ -110,9 +92,9 @@ async function elapsed(fn: () => Promise<unknown>): Promise<number> {
   return Date.now() - start;
 }
 
-serverTest(
+real(
   "startCluster(): 3 nodes replicate, survive a SIGKILLed and a frozen node, and restart whole",
-  HAVE_GALERA,
+  ["galera"],
   async (t) => {
     const pids = new Set<number>();
     let dir = "";
@@ -273,9 +255,9 @@ async function assertRejectsWithin(
   return error as Error & { code?: string };
 }
 
-serverTest(
+real(
   "startCluster(): a node that cannot start fails with its error log, and nothing is left",
-  HAVE_GALERA,
+  ["galera"],
   async () => {
     // Its own parent directory: other tests' clusters come and go in the system's.
     const parent = await Deno.makeTempDir({ prefix: "cg-" });
@@ -292,9 +274,9 @@ serverTest(
   },
 );
 
-serverTest(
+real(
   "startCentral(): a plain server takes a mysql2 connection as a least-privilege user",
-  HAVE_MARIADB,
+  ["mariadb"],
   async () => {
     const pids: number[] = [];
     {

@@ -18,7 +18,6 @@ import { runCli, sqlite3, withTempDir, writeConfig } from "./helpers.ts";
 import {
   type Attempt,
   client,
-  HAVE_MARIADB,
   login,
   type MariaDb,
   rootSql,
@@ -26,24 +25,10 @@ import {
   withMariaDb,
 } from "./mariadb.ts";
 import { playResolve, playScenario, TRICKY } from "./scenario.ts";
-
-const CI = Boolean(Deno.env.get("CI"));
-if (!HAVE_MARIADB && !CI) {
-  console.error(
-    "\n*** SKIPPING the MariaDB end-to-end tests: mariadbd not found " +
-      "(apt-get install mariadb-server mariadb-client) ***\n",
-  );
-}
+import { real } from "./real.ts";
 
 function e2e(name: string, fn: () => Promise<void>): void {
-  // Without a server these fail under CI (withMariaDb throws) and are skipped, loudly, elsewhere.
-  Deno.test({
-    name,
-    ignore: !HAVE_MARIADB && !CI,
-    sanitizeOps: false,
-    sanitizeResources: false,
-    fn,
-  });
+  real(name, ["mariadb"], fn);
 }
 
 const USERS = `

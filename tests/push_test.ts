@@ -26,16 +26,9 @@ import {
   type SimServer,
   writeServerConfig,
 } from "./fleet.ts";
-import { type Central, HAVE_GALERA, startCluster } from "./galera.ts";
+import { type Central, startCluster } from "./galera.ts";
 import { prng, runCli } from "./helpers.ts";
-
-const CI = Boolean(Deno.env.get("CI"));
-if (!HAVE_GALERA && !CI) {
-  console.error(
-    "\n*** SKIPPING the push tests on Galera: mariadbd, libgalera_smm.so or rsync not found " +
-      "(apt-get install mariadb-server galera-4 rsync) ***\n",
-  );
-}
+import { real } from "./real.ts";
 
 const DAY = 86_400_000;
 
@@ -194,12 +187,10 @@ function comparable(rows: Record<string, unknown>[]) {
   })).sort((a, b) => byAccount(a as Comparable, b as Comparable));
 }
 
-Deno.test({
-  name: "push: three servers into a 3-node Galera cluster through kills, a freeze and a stop",
-  ignore: !HAVE_GALERA && !CI,
-  sanitizeOps: false,
-  sanitizeResources: false,
-  async fn(t) {
+real(
+  "push: three servers into a 3-node Galera cluster through kills, a freeze and a stop",
+  ["galera"],
+  async (t) => {
     const root = await Deno.makeTempDir({ prefix: "conntracker-push-" });
     try {
       await using cluster = await startCluster({ config: ["userstat=1"] });
@@ -449,4 +440,4 @@ Deno.test({
       await Deno.remove(root, { recursive: true });
     }
   },
-});
+);

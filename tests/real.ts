@@ -5,6 +5,7 @@
  * @module
  */
 
+import { HAVE_GALERA } from "./galera.ts";
 import { HAVE_JOURNAL_REMOTE, HAVE_JOURNALD } from "./journal.ts";
 import { HAVE_MARIADB } from "./mariadb.ts";
 import { HAVE_LOGROTATE, HAVE_RSYSLOG } from "./rsyslog.ts";
@@ -14,6 +15,7 @@ const CI = Boolean(Deno.env.get("CI"));
 /** The real parts, whether each is here, and the Debian packages that bring it. */
 const PACKAGES: Record<string, [boolean, string]> = {
   mariadb: [HAVE_MARIADB, "mariadb-server mariadb-client"],
+  galera: [HAVE_GALERA, "mariadb-server galera-4 rsync"],
   rsyslog: [HAVE_RSYSLOG, "rsyslog"],
   logrotate: [HAVE_LOGROTATE, "logrotate"],
   journalRemote: [HAVE_JOURNAL_REMOTE, "systemd-journal-remote"],
@@ -31,7 +33,11 @@ export type RealPart = keyof typeof PACKAGES;
  * real("rsyslogd: a line reaches its file", ["rsyslog"], async () => {});
  * ```
  */
-export function real(name: string, needs: RealPart[], fn: () => Promise<void>): void {
+export function real(
+  name: string,
+  needs: RealPart[],
+  fn: (t: Deno.TestContext) => Promise<void>,
+): void {
   const missing = needs.filter((n) => !PACKAGES[n][0]).map((n) => PACKAGES[n][1]);
   if (missing.length && !CI) {
     console.error(`\n*** SKIPPING "${name}": apt-get install ${missing.join(" ")} ***\n`);
