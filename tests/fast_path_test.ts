@@ -113,7 +113,7 @@ function bytesOf(text: string): Uint8Array {
 /** Everything a tally holds. */
 function contents(tally: Tally) {
   return {
-    accounts: [...tally.accounts].sort((a, b) => a[0] < b[0] ? -1 : 1).map(([, a]) => ({ ...a })),
+    accounts: [...tally.accounts],
     pending: [...tally.pending].sort(),
     watched: [...tally.watched].sort(),
     counts: tally.counts,

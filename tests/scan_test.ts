@@ -55,7 +55,7 @@ function scanBlocks(tally: Tally, blocks: Iterable<Uint8Array>): void {
 /** Per `user@host` of a tally: logins and failed attempts. */
 function tallyCounts(tally: Tally) {
   const out = new Map<string, { logins: number; failed: number }>();
-  for (const a of tally.accounts.values()) {
+  for (const a of tally.accounts) {
     out.set(`${a.user}@${a.host}`, { logins: a.logins, failed: a.failed });
   }
   return out;
@@ -337,7 +337,7 @@ Deno.test("applyRecord(): a change-user line that names its account counts once,
     const cuts = [Math.floor(random() * NAMED_CHANGE_USERS.length)];
     const tally = scanTally(NAMED_CHANGE_USERS, cuts);
     const got = new Map(
-      [...tally.accounts.values()].map((a) => [`${a.user}@${a.host}`, {
+      [...tally.accounts].map((a) => [`${a.user}@${a.host}`, {
         logins: a.logins,
         failed: a.failed,
         lastLogin: a.lastLogin,

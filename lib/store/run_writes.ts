@@ -19,7 +19,8 @@ import { formatStoredTime, parseStoredTime, type StoredTimes } from "./stored_ti
 
 /** Everything one run writes. */
 export interface RunOutcome {
-  accounts: Activity[];
+  /** In key order (name, then host): rows written so fill B-tree pages one after another. */
+  accounts: { readonly size: number } & Iterable<Activity>;
   proxies: ProxyActivity[];
   /** All change-users still pending: they replace the stored ones. */
   pending: PendingChangeUser[];
@@ -137,12 +138,16 @@ function isWatermark(user: string, host: string): boolean {
   return user === WATERMARK_ACCOUNT.user && host === WATERMARK_ACCOUNT.host;
 }
 
-/** Adds up activity counts, and moves `Accounts.last_seen` to later logins; rows take `seq`. */
+/**
+ * Adds up activity counts, and moves `Accounts.last_seen` to later logins;
+ * rows take `seq`. Notes each server host's earliest event in `earliest`.
+ */
 function writeActivity(
   db: DatabaseSync,
   setLastSeen: SetLastSeen,
-  accounts: Activity[],
+  accounts: Iterable<Activity>,
   seq: number,
+  earliest: Map<string, number>,
 ): void {
   const upsert = db.prepare(
     `INSERT INTO activity (name, host, server_host, logins, first_login_ms, last_login_ms,
@@ -173,6 +178,8 @@ function writeActivity(
     if (a.lastLogin !== undefined && !isWatermark(a.user, a.host)) {
       setLastSeen(a.user, a.host, a.lastLogin, true);
     }
+    noteEarliest(earliest, a.serverHost, a.firstLogin);
+    noteEarliest(earliest, a.serverHost, a.lastFailed);
   }
 }
 
@@ -245,23 +252,20 @@ function replaceNotices(db: DatabaseSync, notices: Notice[]): void {
  * later run reads (an archived file dropped in, a wider glob) count as logins,
  * but nothing between them and the start was read.
  */
-function writeWatch(db: DatabaseSync, outcome: RunOutcome): void {
-  const earliest = new Map<string, number>();
-  const seen = (serverHost: string, at: number | undefined) => {
-    if (at === undefined) return;
-    const before = earliest.get(serverHost);
-    if (before === undefined || at < before) earliest.set(serverHost, at);
-  };
-  for (const a of outcome.accounts) {
-    seen(a.serverHost, a.firstLogin);
-    seen(a.serverHost, a.lastFailed);
-  }
-  for (const p of outcome.pending) seen(p.serverHost, p.at);
+function writeWatch(db: DatabaseSync, earliest: Map<string, number>, outcome: RunOutcome): void {
+  for (const p of outcome.pending) noteEarliest(earliest, p.serverHost, p.at);
   const upsert = db.prepare(
     `INSERT INTO watch (server_host, first_event_ms, first_run_ms) VALUES (?, ?, ?)
      ON CONFLICT (server_host) DO NOTHING`,
   );
   for (const [host, at] of earliest) upsert.run(host, at, outcome.metrics.startedMs);
+}
+
+/** Keeps in `earliest` the earliest event instant of each server host. */
+function noteEarliest(earliest: Map<string, number>, serverHost: string, at?: number): void {
+  if (at === undefined) return;
+  const before = earliest.get(serverHost);
+  if (before === undefined || at < before) earliest.set(serverHost, at);
 }
 
 function writeMetrics(db: DatabaseSync, m: RunMetrics): void {
@@ -308,8 +312,9 @@ function writeMetrics(db: DatabaseSync, m: RunMetrics): void {
  *   badTimestamps: 0, longLines: 0, emptyUser: 0, changeUsersResolved: 0, changeUsersDropped: 0,
  *   changeUsersPending: 0, candidates: 1, rescans: 0, losses: 0, errors: 0, auditFiles: 1,
  * };
+ * const bob = { user: "bob", host: "%", serverHost: "vm", logins: 1, lastLogin: 0, failed: 0 };
  * writeRun(store, {
- *   accounts: [{ user: "bob", host: "%", serverHost: "vm", logins: 1, lastLogin: 0, failed: 0 }],
+ *   accounts: new Set([bob]),
  *   proxies: [], pending: [], checkpoints: [], losses: [], metrics, notices: [],
  * });
  * commitRun(store);
@@ -321,14 +326,15 @@ export function writeRun(store: Store, outcome: RunOutcome): void {
   guard(path, () => {
     const setLastSeen = lastSeenWriter(db, times);
     // The rows this run changes carry its change number: what the next push sends.
-    const changed = outcome.accounts.length + outcome.proxies.length + outcome.losses.length > 0;
+    const changed = outcome.accounts.size + outcome.proxies.length + outcome.losses.length > 0;
     const seq = changed ? nextChangeSeq(db) : 0;
-    writeActivity(db, setLastSeen, outcome.accounts, seq);
+    const earliest = new Map<string, number>();
+    writeActivity(db, setLastSeen, outcome.accounts, seq, earliest);
     writeProxies(db, outcome.proxies, seq);
     replacePending(db, outcome.pending);
     writeCheckpoints(db, outcome.checkpoints, nowMs);
     writeLosses(db, outcome.losses, nowMs, seq);
-    writeWatch(db, outcome);
+    writeWatch(db, earliest, outcome);
     if (outcome.watermarkMs !== undefined) {
       const { user, host } = WATERMARK_ACCOUNT;
       setLastSeen(user, host, outcome.watermarkMs, false);

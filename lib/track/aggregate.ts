@@ -28,19 +28,9 @@ import { isSignIn } from "../format/operations.ts";
 import { type AuditRecord, decodeBinary, stripPort } from "../format/record.ts";
 import type { LocatedEvent } from "../format/scan.ts";
 import { toBinary } from "../input/file.ts";
+import { AccountTable, keyHash, type KeyRanges } from "./account_table.ts";
 
-/** What one `user@host` did. Times are epoch milliseconds. */
-export interface Activity {
-  user: string;
-  host: string;
-  /** The server host of its latest event. */
-  serverHost: string;
-  logins: number;
-  firstLogin?: number;
-  lastLogin?: number;
-  failed: number;
-  lastFailed?: number;
-}
+export type { Activity } from "./account_table.ts";
 
 /** Logins of `user@host` that MariaDB mapped to the proxied account `proxyUser@proxyHost`. */
 export interface ProxyActivity {
@@ -73,27 +63,15 @@ export interface TallyCounts {
 
 /** Activity gathered so far, and the change-users still pending. */
 export interface Tally {
-  /** Keyed by {@link accountKey}. */
-  accounts: Map<string, Activity>;
+  accounts: AccountTable;
   proxies: Map<string, ProxyActivity>;
   /** Keyed by {@link pendingKey}. */
   pending: Map<string, PendingChangeUser>;
   /** Connection ids with a pending change-user: their lines must be read. */
   watched: Set<string>;
   counts: TallyCounts;
-  /** The accounts of located events by the bytes of their key (see {@link applyEvent}). */
-  interned: Map<number, Interned>;
-  /** The server host of the last located event: its bytes (as a binary string) and text. */
-  server: { bytes: string; text: string };
-}
-
-/** An account by the bytes of `user,host` as a located event has them (the host without a port). */
-interface Interned {
-  /** The bytes, as a binary string. */
-  key: string;
-  activity: Activity;
-  /** Another key with the same hash. */
-  next?: Interned;
+  /** The server host of the last located event: its bytes (as a binary string), text and index. */
+  server: { bytes: string; text: string; index: number };
 }
 
 /**
@@ -119,7 +97,7 @@ export function pendingKey(serverHost: string, connectionId: string): string {
  */
 export function createTally(pending: PendingChangeUser[] = []): Tally {
   const tally: Tally = {
-    accounts: new Map(),
+    accounts: new AccountTable(),
     proxies: new Map(),
     pending: new Map(),
     watched: new Set(),
@@ -131,8 +109,7 @@ export function createTally(pending: PendingChangeUser[] = []): Tally {
       emptyUser: 0,
       badTimestamp: 0,
     },
-    interned: new Map(),
-    server: { bytes: "", text: "" },
+    server: { bytes: "", text: "", index: -1 },
   };
   for (const p of pending) tally.pending.set(pendingKey(p.serverHost, p.connectionId), p);
   refreshWatched(tally);
@@ -144,45 +121,15 @@ function refreshWatched(tally: Tally): void {
   for (const p of tally.pending.values()) tally.watched.add(p.connectionId);
 }
 
-function activity(tally: Tally, user: string, host: string, serverHost: string): Activity {
-  const key = accountKey(user, host);
-  let a = tally.accounts.get(key);
-  if (!a) {
-    // Every field from the start: one shape for all activities keeps their use monomorphic.
-    a = {
-      user,
-      host,
-      serverHost,
-      logins: 0,
-      firstLogin: undefined,
-      lastLogin: undefined,
-      failed: 0,
-      lastFailed: undefined,
-    };
-    tally.accounts.set(key, a);
-  }
-  a.serverHost = serverHost;
-  return a;
-}
-
 function login(tally: Tally, user: string, host: string, serverHost: string, at: number): void {
-  countLogin(tally, activity(tally, user, host, serverHost), at);
-}
-
-function countLogin(tally: Tally, a: Activity, at: number): void {
-  a.logins++;
-  if (a.firstLogin === undefined || at < a.firstLogin) a.firstLogin = at;
-  if (a.lastLogin === undefined || at > a.lastLogin) a.lastLogin = at;
+  const { accounts } = tally;
+  accounts.countLogin(accounts.indexOf(user, host, true), at, accounts.serverIndex(serverHost));
   tally.counts.logins++;
 }
 
 function failed(tally: Tally, user: string, host: string, serverHost: string, at: number): void {
-  countFailed(tally, activity(tally, user, host, serverHost), at);
-}
-
-function countFailed(tally: Tally, a: Activity, at: number): void {
-  a.failed++;
-  if (a.lastFailed === undefined || at > a.lastFailed) a.lastFailed = at;
+  const { accounts } = tally;
+  accounts.countFailed(accounts.indexOf(user, host, true), at, accounts.serverIndex(serverHost));
   tally.counts.failed++;
 }
 
@@ -232,10 +179,9 @@ export function startsPending(record: AuditRecord): boolean {
  * @example
  * ```ts
  * import { parseRecord } from "../format/record.ts";
- * import { accountKey } from "../format/account.ts";
  * const tally = createTally();
  * applyRecord(tally, parseRecord("t,vm,bob,127.0.0.1,8,0,CONNECT,,,0")!, () => 1000);
- * tally.accounts.get(accountKey("bob", "127.0.0.1"))?.logins; // 1
+ * tally.accounts.get("bob", "127.0.0.1")?.logins; // 1
  * ```
  */
 export function applyRecord(
@@ -313,75 +259,83 @@ function sameBytes(bytes: Uint8Array, start: number, end: number, text: string):
   return true;
 }
 
-/** The account of a located event, found by its bytes: its activity, or its names when it has none yet. */
-interface LocatedAccount {
-  user: string;
-  host: string;
-  activity?: Activity;
-}
-
-/** A {@link LocatedAccount} reused for accounts without activity. */
-const named: LocatedAccount = { user: "", host: "" };
-
-/** Whether the bytes [start, end) are blanks only. */
-function isBlank(bytes: Uint8Array, start: number, end: number): boolean {
-  for (let i = start; i < end; i++) if (bytes[i] !== 32) return false;
+/** Whether the bytes [start, end) are all ASCII. */
+function isAscii(bytes: Uint8Array, start: number, end: number): boolean {
+  for (let i = start; i < end; i++) if (bytes[i] > 127) return false;
   return true;
 }
 
-/** The account of a located event by its bytes, without making an activity for it. */
-function locatedAccount(tally: Tally, e: LocatedEvent): LocatedAccount | Activity {
+/**
+ * The account of the located event being applied, as the record path names
+ * it: user and host without the blanks around them, the host without its
+ * port. Most lines have it as bytes of the line (`ranges`, `hash`); a
+ * bracketed host, one with blanks around it, or bytes beyond ASCII (invalid
+ * UTF-8 must read as U+FFFD, as it does as text) take its text instead.
+ */
+const located = {
+  /** Its index in the table, or -1 while it has no activity. */
+  index: -1,
+  /** Whether `ranges` and `hash` name it, else `user` and `host`. */
+  asBytes: true,
+  ranges: { userStart: 0, userEnd: 0, hostStart: 0, hostEnd: 0 } as KeyRanges,
+  hash: 0,
+  user: "",
+  host: "",
+  userEmpty: false,
+  hostEmpty: false,
+};
+
+/** Sets {@link located} to the account of `e`, without making an activity for it. */
+function locate(tally: Tally, e: LocatedEvent): void {
   const { bytes } = e;
-  // A small integer: a key V8 stores unboxed.
-  const keyHash = e.keyHash & 0x3fffffff;
-  const from = e.serverEnd + 1;
-  // A 10.11 change-user names nobody: no account to look up.
-  if (isBlank(bytes, from, e.userEnd) && isBlank(bytes, e.userEnd + 1, e.hostEnd)) {
-    named.user = named.host = "";
-    named.activity = tally.accounts.get(accountKey("", ""));
-    return named.activity ?? named;
+  const r = located.ranges;
+  let userStart = e.serverEnd + 1, userEnd = e.userEnd;
+  const hostStart = e.userEnd + 1;
+  while (userStart < userEnd && bytes[userStart] === 32) userStart++;
+  while (userEnd > userStart && bytes[userEnd - 1] === 32) userEnd--;
+  const hostEdge = hostStart < e.hostEnd &&
+    (bytes[hostStart] === 32 || bytes[hostStart] === 91 /* [ */ || bytes[e.hostEnd - 1] === 32);
+  if (hostEdge || !isAscii(bytes, userStart, userEnd) || !isAscii(bytes, hostStart, e.keyEnd)) {
+    located.asBytes = false;
+    located.user = fieldText(bytes, e.serverEnd + 1, e.userEnd);
+    located.host = stripPort(fieldText(bytes, hostStart, e.hostEnd));
+    located.userEmpty = located.user === "";
+    located.hostEmpty = located.host === "";
+    located.index = tally.accounts.indexOf(located.user, located.host, false);
+    return;
   }
-  for (let i = tally.interned.get(keyHash); i; i = i.next) {
-    if (sameBytes(bytes, from, e.keyEnd, i.key)) return i.activity;
-  }
-  named.user = fieldText(bytes, from, e.userEnd);
-  named.host = stripPort(fieldText(bytes, e.userEnd + 1, e.hostEnd));
-  named.activity = tally.accounts.get(accountKey(named.user, named.host));
-  if (named.activity) intern(tally, e, named.activity);
-  return named.activity ?? named;
+  r.userStart = userStart;
+  r.userEnd = userEnd;
+  r.hostStart = hostStart;
+  r.hostEnd = e.keyEnd;
+  // The scanner hashed the bytes from the user's first on: the same unless blanks were dropped.
+  const trimmed = userStart !== e.serverEnd + 1 || userEnd !== e.userEnd;
+  located.asBytes = true;
+  located.hash = trimmed ? keyHash(bytes, r) : e.keyHash;
+  located.userEmpty = userStart === userEnd;
+  located.hostEmpty = hostStart === e.keyEnd;
+  located.index = tally.accounts.find(bytes, r, located.hash, false);
 }
 
-/** Remembers the activity of a located event's account by its bytes. */
-function intern(tally: Tally, e: LocatedEvent, a: Activity): void {
-  const keyHash = e.keyHash & 0x3fffffff;
-  const key = toBinary(e.bytes, e.serverEnd + 1, e.keyEnd);
-  tally.interned.set(keyHash, { key, activity: a, next: tally.interned.get(keyHash) });
-}
-
-/** The activity of a located event's account, made if need be, with its server host. */
-function locatedActivity(
-  tally: Tally,
-  e: LocatedEvent,
-  account: LocatedAccount | Activity,
-  serverHost: string,
-): Activity {
-  let a = "logins" in account ? account : undefined;
-  if (!a) {
-    a = activity(tally, account.user, account.host, serverHost);
-    intern(tally, e, a);
+/** The index of the located event's account, its activity made if need be. */
+function locatedIndex(tally: Tally, e: LocatedEvent): number {
+  if (located.index === -1) {
+    located.index = located.asBytes
+      ? tally.accounts.find(e.bytes, located.ranges, located.hash, true)
+      : tally.accounts.indexOf(located.user, located.host, true);
   }
-  a.serverHost = serverHost;
-  return a;
+  return located.index;
 }
 
-/** The server host of a located event, as text (the last one's, when its bytes are the same). */
-function serverText(tally: Tally, e: LocatedEvent): string {
+/** The server host of a located event: its text and index (the last one's, when its bytes are the same). */
+function locatedServer(tally: Tally, e: LocatedEvent): { text: string; index: number } {
   const server = tally.server;
   if (!sameBytes(e.bytes, e.timestampEnd + 1, e.serverEnd, server.bytes)) {
     server.bytes = toBinary(e.bytes, e.timestampEnd + 1, e.serverEnd);
     server.text = fieldText(e.bytes, e.timestampEnd + 1, e.serverEnd);
+    server.index = tally.accounts.serverIndex(server.text);
   }
-  return server.text;
+  return server;
 }
 
 /** Stops watching a connection id when no change-user is pending on it any more. */
@@ -406,56 +360,60 @@ export function applyEvent(
   instantOf: (bytes: Uint8Array, start: number, end: number) => number | undefined,
 ): boolean {
   const { operation: op } = e;
-  const account = locatedAccount(tally, e);
-  const { user, host } = account;
-  const serverHost = serverText(tally, e);
+  const { accounts, counts } = tally;
+  locate(tally, e);
+  const { userEmpty, hostEmpty } = located;
+  const server = locatedServer(tally, e);
   let connectionId = "", key = "";
   if (e.watched) {
     connectionId = fieldText(e.bytes, e.hostEnd + 1, e.idEnd);
-    key = pendingKey(serverHost, connectionId);
+    key = pendingKey(server.text, connectionId);
     const pending = tally.pending.get(key);
     if (pending) {
       const failedChange = op === "CHANGEUSER" && !e.successful;
       const restarted = op === "CONNECT" || op === "FAILED_CONNECT";
-      const ended = op === "DISCONNECT" && user === "";
+      const ended = op === "DISCONNECT" && userEmpty;
       const drop = restarted || ended || (op === "CHANGEUSER" && !failedChange);
-      const resolve = !drop && user !== "" && !failedChange;
+      const resolve = !drop && !userEmpty && !failedChange;
       if (drop || resolve) {
         tally.pending.delete(key);
         unwatch(tally, connectionId);
       }
-      if (drop) tally.counts.changeUsersDropped++;
+      if (drop) counts.changeUsersDropped++;
       if (resolve) {
-        countLogin(tally, locatedActivity(tally, e, account, serverHost), pending.at);
-        tally.counts.changeUsersResolved++;
+        accounts.countLogin(locatedIndex(tally, e), pending.at, server.index);
+        counts.logins++;
+        counts.changeUsersResolved++;
       }
     }
   }
   if (op === "" || op === "DISCONNECT") {
-    if (user === "") tally.counts.emptyUser++;
+    if (userEmpty) counts.emptyUser++;
     return true;
   }
-  const starts = op === "CHANGEUSER" && e.successful && (user === "" || host === "");
-  if (user === "" && host === "" && !starts) {
-    tally.counts.emptyUser++;
+  const starts = op === "CHANGEUSER" && e.successful && (userEmpty || hostEmpty);
+  if (userEmpty && hostEmpty && !starts) {
+    counts.emptyUser++;
     return true;
   }
   const at = instantOf(e.bytes, e.start, e.timestampEnd);
   if (at === undefined) {
-    tally.counts.badTimestamp++;
+    counts.badTimestamp++;
     return true;
   }
   if (starts) {
     if (!e.watched) {
       connectionId = fieldText(e.bytes, e.hostEnd + 1, e.idEnd);
-      key = pendingKey(serverHost, connectionId);
+      key = pendingKey(server.text, connectionId);
     }
-    tally.pending.set(key, { serverHost, connectionId, at });
+    tally.pending.set(key, { serverHost: server.text, connectionId, at });
     tally.watched.add(connectionId);
   } else if (e.successful && op !== "FAILED_CONNECT") {
-    countLogin(tally, locatedActivity(tally, e, account, serverHost), at);
+    accounts.countLogin(locatedIndex(tally, e), at, server.index);
+    counts.logins++;
   } else {
-    countFailed(tally, locatedActivity(tally, e, account, serverHost), at);
+    accounts.countFailed(locatedIndex(tally, e), at, server.index);
+    counts.failed++;
   }
   return true;
 }

@@ -156,8 +156,9 @@ function countAccounts(
     const total = Number(
       (db.prepare("SELECT count(*) AS n FROM activity").get() as { n: number }).n,
     );
-    const has = db.prepare("SELECT 1 FROM activity WHERE name = ? AND host = ?");
     let known = 0;
+    if (total === 0) return { total, known };
+    const has = db.prepare("SELECT 1 FROM activity WHERE name = ? AND host = ?");
     for (const a of accounts) if (has.get(a.user, a.host)) known++;
     return { total, known };
   });
@@ -277,13 +278,13 @@ export async function runTracking(options: RunOptions): Promise<RunSummary> {
       failures,
       // The journal is the one audit source of a journal run (its failure is an error).
       auditFiles: journal ? 1 : present.length,
-      accounts: countAccounts(store, tally.accounts.values()),
+      accounts: countAccounts(store, tally.accounts),
       watermark: { before: state.watermarkMs, after: watermarkMs ?? state.watermarkMs },
       dryRun,
       journal,
     });
     writeRun(store, {
-      accounts: [...tally.accounts.values()],
+      accounts: tally.accounts,
       proxies: [...tally.proxies.values()],
       pending: [...tally.pending.values()],
       checkpoints: [...book.changed.values()],
