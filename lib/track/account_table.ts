@@ -10,9 +10,6 @@
  * @module
  */
 
-import { decodeBinary } from "../format/record.ts";
-import { toBinary } from "../input/file.ts";
-
 /** What one `user@host` did. Times are epoch milliseconds. */
 export interface Activity {
   user: string;
@@ -108,6 +105,8 @@ export class AccountTable {
   #serverHosts: string[] = [];
   #serverIndexes = new Map<string, number>();
   #encoder = new TextEncoder();
+  /** The arena holds valid UTF-8 only: ASCII bytes of lines, or text encoded. */
+  #decoder = new TextDecoder();
   #scratch = new Uint8Array(1024);
   #ranges: KeyRanges = { userStart: 0, userEnd: 0, hostStart: 0, hostEnd: 0 };
   /** The accounts in key order, once asked for (until one is added). */
@@ -228,8 +227,8 @@ export class AccountTable {
     const userEnd = start + ints[i + USER_LENGTH];
     const time = (v: number) => Number.isNaN(v) ? undefined : v;
     return {
-      user: decodeBinary(toBinary(arena, start, userEnd)),
-      host: decodeBinary(toBinary(arena, userEnd, userEnd + ints[i + HOST_LENGTH])),
+      user: this.#decoder.decode(arena.subarray(start, userEnd)),
+      host: this.#decoder.decode(arena.subarray(userEnd, userEnd + ints[i + HOST_LENGTH])),
       serverHost: this.#serverHosts[ints[i + SERVER]],
       logins: ints[i + LOGINS],
       firstLogin: time(times[t + FIRST_LOGIN]),
