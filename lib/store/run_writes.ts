@@ -118,13 +118,19 @@ export const CHECKPOINT_RETENTION_MS = 90 * 86_400_000;
 /** Sets `Accounts.last_seen` of `user@host`; with `onlyLater`, only to a later instant. */
 type SetLastSeen = (user: string, host: string, at: number, onlyLater: boolean) => void;
 
-/** Prepares {@link SetLastSeen}, which compares instants, not text. */
+/**
+ * Prepares {@link SetLastSeen}, which compares instants, not text. It is
+ * called at most once per account.
+ */
 function lastSeenWriter(db: DatabaseSync, times: StoredTimes): SetLastSeen {
   const select = db.prepare("SELECT last_seen FROM Accounts WHERE name = ? AND host = ?");
   const update = db.prepare("UPDATE Accounts SET last_seen = ? WHERE name = ? AND host = ?");
   const insert = db.prepare("INSERT INTO Accounts (name, host, last_seen) VALUES (?, ?, ?)");
+  // A first run into a new database (a backlog: its largest run) has no row to look up; it
+  // writes each account once.
+  const empty = db.prepare("SELECT 1 FROM Accounts LIMIT 1").get() === undefined;
   return (user, host, at, onlyLater) => {
-    const row = select.get(user, host) as { last_seen: unknown } | undefined;
+    const row = empty ? undefined : select.get(user, host) as { last_seen: unknown } | undefined;
     const text = formatStoredTime(times, at);
     if (!row) return void insert.run(user, host, text);
     const stored = row.last_seen == null
