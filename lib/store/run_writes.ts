@@ -7,7 +7,8 @@
  */
 
 import type { DatabaseSync } from "node:sqlite";
-import type { Activity, PendingChangeUser, ProxyActivity } from "../track/aggregate.ts";
+import type { Activity } from "../track/account_table.ts";
+import type { PendingChangeUser, ProxyActivity } from "../track/aggregate.ts";
 import type { Checkpoint, CheckpointState } from "../track/checkpoints.ts";
 import type { Loss } from "../track/losses.ts";
 import type { RunMetrics } from "../track/metrics.ts";

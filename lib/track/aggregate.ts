@@ -30,8 +30,6 @@ import type { LocatedEvent } from "../format/scan.ts";
 import { toBinary } from "../input/file.ts";
 import { AccountTable, keyHash, type KeyRanges } from "./account_table.ts";
 
-export type { Activity } from "./account_table.ts";
-
 /** Logins of `user@host` that MariaDB mapped to the proxied account `proxyUser@proxyHost`. */
 export interface ProxyActivity {
   user: string;
@@ -63,6 +61,7 @@ export interface TallyCounts {
 
 /** Activity gathered so far, and the change-users still pending. */
 export interface Tally {
+  /** Every account counted, with its activity. */
   accounts: AccountTable;
   proxies: Map<string, ProxyActivity>;
   /** Keyed by {@link pendingKey}. */
