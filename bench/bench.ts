@@ -193,10 +193,7 @@ async function writeConfig(
   return path;
 }
 
-/**
- * Writes `count` files oldest first (`server_audit.log.<count-1>` …
- * `server_audit.log`), modified a minute apart up to a minute ago.
- */
+/** Writes `count` files oldest first (`server_audit.log.<count-1>` … `server_audit.log`). */
 async function writeLogs(
   generator: AuditGenerator,
   logs: string,
@@ -211,12 +208,7 @@ async function writeLogs(
     (_, i) =>
       join(logs, i === count - 1 ? "server_audit.log" : `server_audit.log.${count - 1 - i}`),
   );
-  const now = Date.now();
-  for (const [i, path] of paths.entries()) {
-    await writeAuditFile(generator, path, bytes);
-    const at = new Date(now - (count - i) * 60_000);
-    await Deno.utime(path, at, at);
-  }
+  for (const path of paths) await writeAuditFile(generator, path, bytes);
   return paths;
 }
 
@@ -329,7 +321,9 @@ if (ROTATED > 0) {
     text += `20261125 10:00:00,db1,user_${i},10.9.${i % 256}.${i >> 8 & 255},${i},0,CONNECT,,,0\n`;
   }
   await Deno.writeTextFile(log, text);
-  await Deno.utime(log, new Date(Date.now() - 60_000), new Date(Date.now() - 60_000));
+  // Modified a second after its last line, as a server's file is.
+  const modified = new Date(Date.UTC(2026, 10, 25, 10, 0, 1));
+  await Deno.utime(log, modified, modified);
   const db = join(base, "audit.sqlite");
   const config = await writeConfig(join(base, "conntracker.ini"), log, db);
   await timed("100,000 distinct accounts, empty database", conntracker(config), {

@@ -34,6 +34,8 @@ export interface AuditGenerator {
   startFile(): void;
   /** Per `user@host`, what the lines written so far count. */
   readonly truth: Map<string, AccountTruth>;
+  /** The instant of the last line written, epoch milliseconds (the bench's zone is UTC). */
+  readonly lastLineMs: number;
 }
 
 function account(truth: Map<string, AccountTruth>, key: string): AccountTruth {
@@ -67,6 +69,11 @@ function recordFailed(truth: Map<string, AccountTruth>, key: string, at: string)
  */
 export class AuditClock {
   #second = Date.UTC(2026, 10, 2, 0, 0, 0) / 1000;
+
+  /** The instant of the last timestamp given, epoch milliseconds. */
+  get lastMs(): number {
+    return this.#second * 1000;
+  }
   #lineInSecond = 0;
   #text = "";
   #textSecond = NaN;
@@ -129,6 +136,11 @@ export class SparseGenerator implements AuditGenerator {
 
   /** Nothing: the sparse set ignores file boundaries. */
   startFile(): void {}
+
+  /** The instant of the last line. */
+  get lastLineMs(): number {
+    return this.#clock.lastMs;
+  }
 
   /** The next line. */
   line(): string {
@@ -228,6 +240,11 @@ export class ConnectionHeavyGenerator implements AuditGenerator {
     this.#file++;
   }
 
+  /** The instant of the last line. */
+  get lastLineMs(): number {
+    return this.#clock.lastMs;
+  }
+
   /** The next line. */
   line(): string {
     this.stats.lines++;
@@ -310,7 +327,10 @@ export class ConnectionHeavyGenerator implements AuditGenerator {
 
 /**
  * Writes about `bytes` of `generator`'s lines to `path` (whole lines, in
- * pieces of up to 1 MB), a new file or, with `append`, at its end.
+ * pieces of up to 1 MB), a new file or, with `append`, at its end; the file
+ * is then modified a second after its last line, as a server's file is (the
+ * zone check finds `TimeLocation` fitting, as on a server, and looks no
+ * further).
  *
  * @example
  * ```ts
@@ -339,4 +359,6 @@ export async function writeAuditFile(
   } finally {
     file.close();
   }
+  const modified = new Date(generator.lastLineMs + 1000);
+  await Deno.utime(path, modified, modified);
 }
