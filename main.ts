@@ -1,8 +1,12 @@
 /**
  * `conntracker`: records, from MariaDB's `server_audit` log, the last time each
  * account connected. This file is the command line only: it parses the
- * arguments, hands them to `lib/track` (`run`) or `lib/report` (`report`),
- * and maps error classes to exit codes through one table.
+ * arguments, hands them to `lib/track` (`run`), `lib/push` (`push`),
+ * `lib/report` (`report`) or `lib/check` (`check`), and maps error classes to
+ * exit codes through one table. Each command imports its implementation when
+ * it runs (a literal `import()`, which `deno compile` embeds), so that a run
+ * does not load what only `report`, `check` or `[central]` use; the error
+ * classes come from small modules.
  *
  * Commands: `run` (the default), `push`, `report` and `check`.
  *
@@ -19,17 +23,19 @@
 
 import { Command, CommanderError } from "commander";
 import denoJson from "./deno.json" with { type: "json" };
-import { formatFindings, parseTimeSpan, runCheck, TimeSpanError } from "./lib/check/mod.ts";
+import { TimeSpanError } from "./lib/check/time_span.ts";
 import { ConfigError, configPath, loadConfig } from "./lib/config.ts";
-import { DiscoveryError, ServerError } from "./lib/input/mod.ts";
-import { CentralError, fleetReport, pushAndLog, pushJson } from "./lib/push/mod.ts";
+import { DiscoveryError } from "./lib/input/discover.ts";
+import { ServerError } from "./lib/input/mariadb_client.ts";
+import { CentralError } from "./lib/push/connect.ts";
 import { type Attrs, createLogger, formatRecord, shiftLevel } from "./lib/log.ts";
 import { runJson } from "./lib/output/json.ts";
 import { MetricsFileError, writeMetricsFile } from "./lib/output/metrics_file.ts";
 import { createProgressBar } from "./lib/output/progress.ts";
-import { AccountListError, DurationError, report, type ReportOptions } from "./lib/report/mod.ts";
-import { LockedError, NoRunYetError, StoreError } from "./lib/store/mod.ts";
-import { runTracking } from "./lib/track/mod.ts";
+import { AccountListError } from "./lib/report/accounts.ts";
+import type { ReportOptions } from "./lib/report/command.ts";
+import { DurationError } from "./lib/report/duration.ts";
+import { LockedError, NoRunYetError, StoreError } from "./lib/store/database.ts";
 import { UsageError } from "./lib/usage.ts";
 
 /** The exit codes, as documented in the README. */
@@ -115,6 +121,7 @@ async function run(options: RunCommandOptions): Promise<number> {
   let code: number;
   try {
     const log = createLogger(level);
+    const { runTracking } = await import("./lib/track/mod.ts");
     const summary = await runTracking({
       config,
       log,
@@ -123,7 +130,10 @@ async function run(options: RunCommandOptions): Promise<number> {
     });
     bar.stop();
     // The run has committed: a central store that is down only delays its copy.
-    const pushed = config.central && !dryRun ? await pushAndLog({ config, log }) : undefined;
+    const afterRun = config.central && !dryRun
+      ? await import("./lib/push/after_run.ts")
+      : undefined;
+    const pushed = await afterRun?.pushAndLog({ config, log });
     code = summary.losses.length > 0
       ? EXIT.lost
       : summary.errors.length > 0
@@ -132,7 +142,8 @@ async function run(options: RunCommandOptions): Promise<number> {
       ? EXIT.push
       : EXIT.ok;
     if (options.json) {
-      console.log(JSON.stringify({ ...runJson(summary), ...pushed && { push: pushJson(pushed) } }));
+      const push = afterRun && pushed && { push: afterRun.pushJson(pushed) };
+      console.log(JSON.stringify({ ...runJson(summary), ...push }));
     }
     if (config.metricsFile && !dryRun) {
       await writeMetricsFile(config.metricsFile, {
@@ -155,6 +166,7 @@ async function run(options: RunCommandOptions): Promise<number> {
 async function push(options: { config?: string; json?: boolean }): Promise<number> {
   const config = await loadConfig(configPath(options.config, Deno.env.toObject()));
   if (!config.central) throw new ConfigError(config.file, "No [central] section to push to");
+  const { pushAndLog, pushJson } = await import("./lib/push/after_run.ts");
   const pushed = await pushAndLog({ config, log: createLogger(config.logLevel) });
   if (options.json) console.log(JSON.stringify(pushJson(pushed)));
   return pushed.ok ? EXIT.ok : EXIT.push;
@@ -172,6 +184,7 @@ async function check(options: CheckCommandOptions): Promise<number> {
     throw new UsageError(`Invalid --format "${options.format}": expected table or json`);
   }
   const config = await loadConfig(configPath(options.config, Deno.env.toObject()));
+  const { formatFindings, parseTimeSpan, runCheck } = await import("./lib/check/mod.ts");
   const findings = await runCheck({
     config,
     intervalMs: options.interval === undefined ? undefined : parseTimeSpan(options.interval),
@@ -258,7 +271,10 @@ export async function main(args: string[]): Promise<number> {
     .option("--central", "report across the fleet, from the [central] store")
     .action(async (options: Omit<ReportOptions, "config"> & { central?: boolean }) => {
       const { central, ...rest } = options;
-      await (central ? fleetReport : report)({ ...rest, config: program.opts().config });
+      const reportOf = central
+        ? (await import("./lib/push/fleet_report.ts")).fleetReport
+        : (await import("./lib/report/command.ts")).report;
+      await reportOf({ ...rest, config: program.opts().config });
       code = EXIT.ok;
     });
   program.command("check")

@@ -9,17 +9,12 @@
 import { deepStrictEqual as assertEquals, ok as assert, throws } from "node:assert";
 import { dirname, join } from "node:path";
 import { databaseFindings } from "../lib/check/database.ts";
-import {
-  calendarToCron,
-  cronInterval,
-  findInterval,
-  parseTimeSpan,
-  TimeSpanError,
-} from "../lib/check/interval.ts";
+import { calendarToCron, cronInterval, findInterval } from "../lib/check/interval.ts";
 import { lastRunFindings, readRunHistory } from "../lib/check/last_run.ts";
 import { logrotateFindings, parseLogrotate, readLogrotate } from "../lib/check/logrotate.ts";
 import { type Finding, runCheck } from "../lib/check/mod.ts";
 import { formatSpan, growthRate, rotationFindings } from "../lib/check/rotation.ts";
+import { parseTimeSpan, TimeSpanError } from "../lib/check/time_span.ts";
 import { zoneFindings } from "../lib/check/zone.ts";
 import { loadZone } from "../lib/time/zone.ts";
 import { loadConfig } from "../lib/config.ts";

@@ -7,8 +7,9 @@ import {
   type WallTime,
 } from "../lib/time/layout.ts";
 import { clockInstant, createLogClock } from "../lib/time/clock.ts";
-import { formatInstant, loadZone, wallToInstant, ZoneError } from "../lib/time/zone.ts";
+import { formatInstant, loadZone, offsetAt, wallToInstant, ZoneError } from "../lib/time/zone.ts";
 import { checkZone } from "../lib/time/zone_check.ts";
+import { prng } from "./helpers.ts";
 
 const wall = (y: number, mo: number, d: number, h: number, mi: number, s = 0) => ({
   year: y,
@@ -88,6 +89,71 @@ Deno.test("formatWall() writes Go layouts: offsets, Z, twelve-hour clock, names,
 Deno.test("loadZone() rejects an unknown zone", () => {
   assertThrows(() => loadZone("Mars/Olympus"), ZoneError);
   assertEquals(loadZone("UTC").name, "UTC");
+});
+
+/** The offset in seconds at a whole-second instant, by Intl's wall clock: the oracle. */
+function intlOffset(format: Intl.DateTimeFormat, at: number): number {
+  const parts: Record<string, string> = {};
+  for (const p of format.formatToParts(at)) parts[p.type] = p.value;
+  const year = parts.era === "BC" || parts.era === "B"
+    ? 1 - Number(parts.year)
+    : Number(parts.year);
+  const month = Number(parts.month) - 1;
+  const wall = Date.UTC(year, month, +parts.day, +parts.hour, +parts.minute, +parts.second);
+  return (wall - at) / 1000;
+}
+
+Deno.test("offsetAt() gives Intl's offsets: DST both ways, half hours, LMT, a skipped day", () => {
+  // Zurich (local mean times before 1894), New York, Lord Howe (30-minute DST), Kathmandu
+  // (+5:45), Dublin (negative DST in the data), Apia (skipped 2011-12-30), Casablanca
+  // (DST paused in Ramadan), Sao Paulo (southern DST, ended 2019), Santiago.
+  const zones = [
+    "Europe/Zurich",
+    "America/New_York",
+    "Australia/Lord_Howe",
+    "Asia/Kathmandu",
+    "Europe/Dublin",
+    "Pacific/Apia",
+    "Africa/Casablanca",
+    "America/Sao_Paulo",
+    "America/Santiago",
+  ];
+  const random = prng(15);
+  const minute = 60_000;
+  const instants: number[] = [];
+  // Whole minutes from 1850 to 2100, and every half hour of 2011 and 2024.
+  for (let i = 0; i < 2000; i++) {
+    instants.push(Date.UTC(1850, 0, 1) + Math.floor(random() * 250 * 525_960) * minute);
+  }
+  for (const year of [2011, 2024]) {
+    for (let at = Date.UTC(year, 0, 1); at < Date.UTC(year + 1, 0, 1); at += 30 * minute) {
+      instants.push(at);
+    }
+  }
+  for (const name of zones) {
+    const zone = loadZone(name);
+    const format = new Intl.DateTimeFormat("en-US", {
+      timeZone: name,
+      hourCycle: "h23",
+      era: "short",
+      year: "numeric",
+      month: "numeric",
+      day: "numeric",
+      hour: "numeric",
+      minute: "numeric",
+      second: "numeric",
+    });
+    const wrong = instants.filter((at) => offsetAt(zone, at) !== intlOffset(format, at))
+      .map((at) => `${new Date(at).toISOString()}: ${offsetAt(zone, at)}`);
+    assertEquals([name, wrong.slice(0, 5)], [name, []]);
+  }
+  // tzdata: Zurich kept its local mean time (+0:34:08) until 1853, then Bern's (+0:29:46).
+  assertEquals(offsetAt(loadZone("Europe/Zurich"), Date.UTC(1850, 0, 1)), 34 * 60 + 8);
+  assertEquals(offsetAt(loadZone("Europe/Zurich"), Date.UTC(1890, 0, 1)), 29 * 60 + 46);
+});
+
+Deno.test("loadZone() Local is the zone Intl takes for this system", () => {
+  assertEquals(loadZone("Local").name, new Intl.DateTimeFormat().resolvedOptions().timeZone);
 });
 
 Deno.test("wallToInstant() resolves an autumn overlap by log order: the second pass after the clock steps back", () => {

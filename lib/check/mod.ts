@@ -6,6 +6,7 @@
  * - `client.ts`: the server's variables, through the MariaDB client;
  * - `plugin.ts`: the audit plugin's settings against the ini;
  * - `interval.ts`: how often conntracker runs (systemd timer, cron, `--interval`);
+ * - `time_span.ts`: systemd time spans (`5min`), for `--interval` and timer units;
  * - `rotation.ts`: how long the plugin's rotations last against that interval;
  * - `logrotate.ts`: logrotate configurations that cover the audit log;
  * - `zone.ts`: the server's zone against `TimeLocation`;
@@ -33,7 +34,7 @@ import { rotationFindings, scheduleFinding } from "./rotation.ts";
 import { zoneFindings } from "./zone.ts";
 
 export { type Finding, formatFindings, type Severity } from "./finding.ts";
-export { parseTimeSpan, TimeSpanError } from "./interval.ts";
+export { parseTimeSpan, TimeSpanError } from "./time_span.ts";
 
 /** What `check` looks at. */
 export interface CheckOptions {

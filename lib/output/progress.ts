@@ -1,11 +1,11 @@
 /**
  * The progress bar of a long run: on stderr, only when stderr is a terminal
- * (never under cron or systemd) and the run has much to read.
+ * (never under cron or systemd) and the run has much to read. `cli-progress`
+ * is imported only then, so that other runs do not load it.
  *
  * @module
  */
 
-import cliProgress from "cli-progress";
 import process from "node:process";
 import type { ReadProgress } from "../track/schedule.ts";
 
@@ -32,7 +32,8 @@ const MB = 1 << 20;
 
 /**
  * Creates a progress bar: bytes, rate, files and ETA, drawn on stderr with
- * `cli-progress` once the run knows it has `minBytes` or more to read.
+ * `cli-progress` once the run knows it has `minBytes` or more to read (from
+ * the first progress that comes after `cli-progress` has loaded).
  *
  * @example
  * ```ts
@@ -44,9 +45,11 @@ const MB = 1 << 20;
 export function createProgressBar(options: ProgressOptions = {}): ProgressBar {
   const terminal = options.terminal ?? Deno.stderr.isTerminal();
   const minBytes = options.minBytes ?? PROGRESS_MIN_BYTES;
-  let bar: cliProgress.SingleBar | undefined;
+  let bar: { update(value: number, payload: object): void; stop(): void } | undefined;
   let decided = false;
+  let stopped = false;
   let startedMs = 0;
+  let latest: ReadProgress;
   const payload = (p: ReadProgress) => {
     const seconds = (Date.now() - startedMs) / 1000;
     return {
@@ -57,26 +60,34 @@ export function createProgressBar(options: ProgressOptions = {}): ProgressBar {
       allFiles: p.filesTotal,
     };
   };
+  const draw = async () => {
+    const { default: cliProgress } = await import("cli-progress");
+    if (stopped) return;
+    const started = new cliProgress.SingleBar({
+      stream: process.stderr,
+      format: "{bar} {percentage}% | {done}/{all} MB | {rate} MB/s | files {files}/{allFiles}" +
+        " | ETA {eta_formatted}",
+      hideCursor: true,
+      clearOnComplete: true,
+      fps: 5,
+    }, cliProgress.Presets.shades_classic);
+    started.start(latest.bytesTotal, latest.bytesDone, payload(latest));
+    bar = started;
+  };
   return {
     update(p) {
+      latest = p;
       if (!decided) {
         decided = true;
         if (!terminal || p.bytesTotal < minBytes) return;
         startedMs = Date.now();
-        bar = new cliProgress.SingleBar({
-          stream: process.stderr,
-          format: "{bar} {percentage}% | {done}/{all} MB | {rate} MB/s | files {files}/{allFiles}" +
-            " | ETA {eta_formatted}",
-          hideCursor: true,
-          clearOnComplete: true,
-          fps: 5,
-        }, cliProgress.Presets.shades_classic);
-        bar.start(p.bytesTotal, p.bytesDone, payload(p));
+        draw();
         return;
       }
       bar?.update(p.bytesDone, payload(p));
     },
     stop() {
+      stopped = true;
       bar?.stop();
     },
   };

@@ -7,8 +7,8 @@
  * @module
  */
 
-import { accessSync, constants, existsSync, statfsSync } from "node:fs";
 import { dirname } from "node:path";
+import process from "node:process";
 import { DatabaseSync } from "node:sqlite";
 import { describeFileError } from "../input/file.ts";
 import { processUser } from "../input/user.ts";
@@ -51,10 +51,19 @@ export interface Store {
   times: StoredTimes;
 }
 
+/**
+ * `node:fs`, for the checks after a failure only (`access`, `statfs`: Deno's API has neither),
+ * taken when needed: a static import of it costs every run about 3 ms (its module evaluates the
+ * lazy stream getters), which the `require` of `commander` does not.
+ */
+function nodeFs(): typeof import("node:fs") {
+  return process.getBuiltinModule("node:fs");
+}
+
 /** Whether the file system holding `path` has (next to) no space left. */
 function diskIsFull(path: string): boolean {
   try {
-    const fs = statfsSync(dirname(path));
+    const fs = nodeFs().statfsSync(dirname(path));
     return fs.bavail * fs.bsize < 1 << 20;
   } catch {
     return false;
@@ -73,6 +82,7 @@ function fileErrorAs(e: unknown): string {
  * (SQLite needs them, for a reader too), writing the file.
  */
 function permissionCause(path: string): string | undefined {
+  const { accessSync, constants, existsSync } = nodeFs();
   const denied = (p: string, mode: number) => {
     try {
       accessSync(p, mode);

@@ -11,8 +11,8 @@ import { formatWall, type Layout, parseWall, type WallTime } from "./layout.ts";
 export interface Zone {
   /** The IANA name, e.g. `Europe/Zurich`. */
   name: string;
-  /** Absent for UTC, whose offset is always 0. */
-  format?: Intl.DateTimeFormat;
+  /** UTC, whose offset is always 0: it is never asked for. */
+  utc: boolean;
   /** By UTC day: the offset, or `NaN` when it changes that day (then see `minutes`). */
   days: Map<number, number>;
   /** By UTC minute, for days when the offset changes. */
@@ -39,25 +39,19 @@ export class ZoneError extends Error {
  * @throws {ZoneError} when the name is not a known zone.
  */
 export function loadZone(name: string): Zone {
-  // UTC needs no zone data, which costs a run about 9 ms to load.
-  if (name === "UTC" || name === "Etc/UTC") return { name, days: new Map(), minutes: new Map() };
-  const resolved = name === "Local" ? new Intl.DateTimeFormat().resolvedOptions().timeZone : name;
+  if (name === "UTC" || name === "Etc/UTC") {
+    return { name, utc: true, days: new Map(), minutes: new Map() };
+  }
+  // Temporal, not Intl.DateTimeFormat: constructing a formatter with a zone costs a run
+  // 10-13 ms (ICU's date patterns), Temporal's first offset about 1 ms; the offsets are the
+  // same (tests/time_test.ts compares them).
+  const resolved = name === "Local" ? Temporal.Now.timeZoneId() : name;
   try {
-    const format = new Intl.DateTimeFormat("en-US", {
-      timeZone: resolved,
-      hourCycle: "h23",
-      year: "numeric",
-      month: "numeric",
-      day: "numeric",
-      hour: "numeric",
-      minute: "numeric",
-      second: "numeric",
-      era: "short",
-    });
-    return { name: resolved, format, days: new Map(), minutes: new Map() };
+    Temporal.Instant.fromEpochMilliseconds(0).toZonedDateTimeISO(resolved);
   } catch {
     throw new ZoneError(`Unknown time zone "${name}"`);
   }
+  return { name: resolved, utc: false, days: new Map(), minutes: new Map() };
 }
 
 /**
@@ -69,7 +63,7 @@ export function loadZone(name: string): Zone {
  * ```
  */
 export function offsetAt(zone: Zone, epochMs: number): number {
-  // Asking Intl takes microseconds: ask it twice a day, and by the minute only on
+  // Asking Temporal takes microseconds: ask it twice a day, and by the minute only on
   // days when the offset changes (no zone changes it twice within one day).
   const day = Math.floor(epochMs / 86_400_000);
   let daily = zone.days.get(day);
@@ -90,22 +84,11 @@ export function offsetAt(zone: Zone, epochMs: number): number {
   return offset;
 }
 
-/** The zone's UTC offset in seconds at an instant, from Intl. */
+/** The zone's UTC offset in seconds at an instant (whole seconds), from Temporal. */
 function askOffset(zone: Zone, at: number): number {
-  if (!zone.format) return 0;
-  const parts: Record<string, string> = {};
-  for (const p of zone.format.formatToParts(at)) parts[p.type] = p.value;
-  let year = Number(parts.year);
-  if (parts.era === "BC" || parts.era === "B") year = 1 - year;
-  const wall = Date.UTC(
-    year,
-    Number(parts.month) - 1,
-    Number(parts.day),
-    Number(parts.hour),
-    Number(parts.minute),
-    Number(parts.second),
-  );
-  return Math.round((wall - at) / 1000);
+  if (zone.utc) return 0;
+  return Temporal.Instant.fromEpochMilliseconds(at).toZonedDateTimeISO(zone.name)
+    .offsetNanoseconds / 1e9;
 }
 
 /** The wall time as if it were UTC, in epoch milliseconds. */
