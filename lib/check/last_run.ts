@@ -6,9 +6,8 @@
  * @module
  */
 
-import { existsSync } from "node:fs";
 import type { Config } from "../config.ts";
-import { guard, NoRunYetError, openStoreReadOnly } from "../store/database.ts";
+import { guard, NoRunYetError, openStoreReadOnly, storeExists } from "../store/database.ts";
 import { type Finding, finding } from "./finding.ts";
 import type { Interval } from "./interval.ts";
 import { formatSpan } from "./rotation.ts";
@@ -55,7 +54,7 @@ const WEEK_MS = 7 * 86_400_000;
  * database, permissions).
  */
 export function readRunHistory(config: Config, nowMs: number): RunHistory | undefined {
-  if (!existsSync(config.sqlitePath)) return undefined;
+  if (!storeExists(config.sqlitePath)) return undefined;
   let store;
   try {
     store = openStoreReadOnly(config.sqlitePath, {

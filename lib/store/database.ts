@@ -259,6 +259,25 @@ export function openStore(path: string, options: OpenOptions): Store {
 }
 
 /**
+ * Whether anything is at `path`, as `existsSync` tells (an error counts as
+ * nothing: opening the file then says what is wrong). A dry run and `check`
+ * must not create the database.
+ *
+ * @example
+ * ```ts
+ * storeExists("/var/lib/mysql/audit.sqlite");
+ * ```
+ */
+export function storeExists(path: string): boolean {
+  try {
+    Deno.statSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
  * Opens the database for reading only (a report never writes it).
  *
  * @example

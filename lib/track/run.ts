@@ -9,7 +9,6 @@
  * @module
  */
 
-import { existsSync } from "node:fs";
 import { DatabaseSync } from "node:sqlite";
 import type { Config } from "../config.ts";
 import { formatChoice } from "../format/identify.ts";
@@ -22,7 +21,7 @@ import {
 } from "../input/discover.ts";
 import { journalName } from "../input/journal.ts";
 import type { Logger } from "../log.ts";
-import { guard, type OpenOptions, openStore, type Store } from "../store/database.ts";
+import { guard, type OpenOptions, openStore, type Store, storeExists } from "../store/database.ts";
 import { readState, writeRun } from "../store/run_writes.ts";
 import { beginRun, commitRun, rollbackRun } from "../store/schema.ts";
 import type { Activity } from "./account_table.ts";
@@ -139,7 +138,7 @@ function fileOutcomes(
  * it is (switching the old tool's database to WAL would rewrite its header).
  */
 function openForDryRun(path: string, options: OpenOptions): Store {
-  if (!existsSync(path)) return openStore(":memory:", options);
+  if (!storeExists(path)) return openStore(":memory:", options);
   return guard(path, () => {
     const db = new DatabaseSync(path);
     db.exec(`PRAGMA busy_timeout = ${Math.floor(options.lockTimeoutMs)}`);
