@@ -37,7 +37,7 @@ function simpleTally(events: { user: string; host: string; at: number; ok: boole
 
 Deno.test("AccountTable counts as a simple map does, and lists accounts in byte order (fuzz)", () => {
   const random = prng(42);
-  const users = ["", "a", "ab", "app", "zoë", "ä", "a,b", "日本", "app_1"];
+  const users = ["", "a", "ab", "app", "zoë", "ä", "a,b", "日本", "app_1", "\ufeffa"];
   // Longer than an arena chunk: a chunk of its own.
   const long = "x".repeat(300_000);
   const hosts = ["", "%", "h", "10.0.0.1", "db.example", "ⓗ", "h2"];

@@ -81,7 +81,8 @@ export function createProgressBar(options: ProgressOptions = {}): ProgressBar {
         decided = true;
         if (!terminal || p.bytesTotal < minBytes) return;
         startedMs = Date.now();
-        draw();
+        // Only a help: a bar that cannot be drawn leaves the run as it is.
+        draw().catch(() => {});
         return;
       }
       bar?.update(p.bytesDone, payload(p));

@@ -59,19 +59,14 @@ const CHUNK_BITS = 12;
 const CHUNK = 1 << CHUNK_BITS;
 /** Bytes per arena chunk; a longer key gets a chunk of its own. */
 const ARENA_CHUNK = 1 << 18;
-/** Integers per account: where its bytes are (arena chunk, offset), user and host lengths, hash, server host index, logins, failed attempts. */
-const INTS = 8;
-const ARENA = 0,
-  OFFSET = 1,
-  USER_LENGTH = 2,
-  HOST_LENGTH = 3,
-  HASH = 4,
-  SERVER = 5,
-  LOGINS = 6,
-  FAILED = 7;
-/** Instants per account: first and last login, last failed attempt (NaN: none). */
-const TIMES = 3;
-const FIRST_LOGIN = 0, LAST_LOGIN = 1, LAST_FAILED = 2;
+/** Integers per account: where its bytes are (arena chunk, offset), user and host lengths, hash, server host index. */
+const INTS = 6;
+const ARENA = 0, OFFSET = 1, USER_LENGTH = 2, HOST_LENGTH = 3, HASH = 4, SERVER = 5;
+/** Numbers per account: logins, failed attempts, first and last login, last failed attempt (NaN: none). */
+const NUMBERS = 5;
+const LOGINS = 0, FAILED = 1, FIRST_LOGIN = 2, LAST_LOGIN = 3, LAST_FAILED = 4;
+/** The two parts of a key, in order. */
+const PARTS = [USER_LENGTH, HOST_LENGTH];
 
 /** Whether `a[aStart, aStart + length)` and `b[bStart, ...)` are the same bytes. */
 function sameBytes(a: Uint8Array, aStart: number, b: Uint8Array, bStart: number, length: number) {
@@ -97,16 +92,19 @@ export class AccountTable {
   #slots = new Int32Array(1024);
   /** By chunk: {@link INTS} integers per account. */
   #ints: Int32Array[] = [];
-  /** By chunk: {@link TIMES} instants per account. */
-  #times: Float64Array[] = [];
+  /** By chunk: {@link NUMBERS} numbers per account. */
+  #numbers: Float64Array[] = [];
   #arena: Uint8Array[] = [];
   /** Bytes used in the last arena chunk. */
   #arenaUsed = ARENA_CHUNK;
   #serverHosts: string[] = [];
   #serverIndexes = new Map<string, number>();
   #encoder = new TextEncoder();
-  /** The arena holds valid UTF-8 only: ASCII bytes of lines, or text encoded. */
-  #decoder = new TextDecoder();
+  /**
+   * The arena holds valid UTF-8 only: ASCII bytes of lines, or text encoded. A
+   * byte order mark is part of a name, not dropped.
+   */
+  #decoder = new TextDecoder("utf-8", { ignoreBOM: true });
   #scratch = new Uint8Array(1024);
   #ranges: KeyRanges = { userStart: 0, userEnd: 0, hostStart: 0, hostEnd: 0 };
   /** The accounts in key order, once asked for (until one is added). */
@@ -165,11 +163,15 @@ export class AccountTable {
     this.#order = undefined;
     if ((at & (CHUNK - 1)) === 0) {
       this.#ints.push(new Int32Array(CHUNK * INTS));
-      this.#times.push(new Float64Array(CHUNK * TIMES).fill(NaN));
+      const numbers = new Float64Array(CHUNK * NUMBERS).fill(NaN);
+      for (let i = 0; i < CHUNK * NUMBERS; i += NUMBERS) {
+        numbers[i + LOGINS] = numbers[i + FAILED] = 0;
+      }
+      this.#numbers.push(numbers);
     }
     const userLength = key.userEnd - key.userStart, hostLength = key.hostEnd - key.hostStart;
     const length = userLength + hostLength;
-    if (this.#arenaUsed + length > ARENA_CHUNK) {
+    if (this.#arena.length === 0 || this.#arenaUsed + length > ARENA_CHUNK) {
       this.#arena.push(new Uint8Array(Math.max(ARENA_CHUNK, length)));
       this.#arenaUsed = 0;
     }
@@ -199,30 +201,33 @@ export class AccountTable {
     this.#slots = slots;
   }
 
-  /** Counts a login of account `at` at instant `ms`, on the server host of index `server`. */
+  /**
+   * Counts a login of account `at` at instant `ms`, on the server host of
+   * index `server`.
+   */
   countLogin(at: number, ms: number, server: number): void {
-    const ints = this.#ints[at >>> CHUNK_BITS], i = (at & (CHUNK - 1)) * INTS;
-    const times = this.#times[at >>> CHUNK_BITS], t = (at & (CHUNK - 1)) * TIMES;
-    ints[i + LOGINS]++;
-    ints[i + SERVER] = server;
-    // NaN (none yet) compares false: the first instant is taken.
-    if (!(ms >= times[t + FIRST_LOGIN])) times[t + FIRST_LOGIN] = ms;
-    if (!(ms <= times[t + LAST_LOGIN])) times[t + LAST_LOGIN] = ms;
+    const n = this.#numbers[at >>> CHUNK_BITS], i = (at & (CHUNK - 1)) * NUMBERS;
+    n[i + LOGINS]++;
+    this.#ints[at >>> CHUNK_BITS][(at & (CHUNK - 1)) * INTS + SERVER] = server;
+    if (Number.isNaN(n[i + FIRST_LOGIN]) || ms < n[i + FIRST_LOGIN]) n[i + FIRST_LOGIN] = ms;
+    if (Number.isNaN(n[i + LAST_LOGIN]) || ms > n[i + LAST_LOGIN]) n[i + LAST_LOGIN] = ms;
   }
 
-  /** Counts a failed attempt of account `at` at instant `ms`, on the server host of index `server`. */
+  /**
+   * Counts a failed attempt of account `at` at instant `ms`, on the server
+   * host of index `server`.
+   */
   countFailed(at: number, ms: number, server: number): void {
-    const ints = this.#ints[at >>> CHUNK_BITS], i = (at & (CHUNK - 1)) * INTS;
-    const times = this.#times[at >>> CHUNK_BITS], t = (at & (CHUNK - 1)) * TIMES;
-    ints[i + FAILED]++;
-    ints[i + SERVER] = server;
-    if (!(ms <= times[t + LAST_FAILED])) times[t + LAST_FAILED] = ms;
+    const n = this.#numbers[at >>> CHUNK_BITS], i = (at & (CHUNK - 1)) * NUMBERS;
+    n[i + FAILED]++;
+    this.#ints[at >>> CHUNK_BITS][(at & (CHUNK - 1)) * INTS + SERVER] = server;
+    if (Number.isNaN(n[i + LAST_FAILED]) || ms > n[i + LAST_FAILED]) n[i + LAST_FAILED] = ms;
   }
 
   /** The activity of account `at`. */
   activity(at: number): Activity {
     const ints = this.#ints[at >>> CHUNK_BITS], i = (at & (CHUNK - 1)) * INTS;
-    const times = this.#times[at >>> CHUNK_BITS], t = (at & (CHUNK - 1)) * TIMES;
+    const n = this.#numbers[at >>> CHUNK_BITS], t = (at & (CHUNK - 1)) * NUMBERS;
     const arena = this.#arena[ints[i + ARENA]], start = ints[i + OFFSET];
     const userEnd = start + ints[i + USER_LENGTH];
     const time = (v: number) => Number.isNaN(v) ? undefined : v;
@@ -230,11 +235,11 @@ export class AccountTable {
       user: this.#decoder.decode(arena.subarray(start, userEnd)),
       host: this.#decoder.decode(arena.subarray(userEnd, userEnd + ints[i + HOST_LENGTH])),
       serverHost: this.#serverHosts[ints[i + SERVER]],
-      logins: ints[i + LOGINS],
-      firstLogin: time(times[t + FIRST_LOGIN]),
-      lastLogin: time(times[t + LAST_LOGIN]),
-      failed: ints[i + FAILED],
-      lastFailed: time(times[t + LAST_FAILED]),
+      logins: n[t + LOGINS],
+      firstLogin: time(n[t + FIRST_LOGIN]),
+      lastLogin: time(n[t + LAST_LOGIN]),
+      failed: n[t + FAILED],
+      lastFailed: time(n[t + LAST_FAILED]),
     };
   }
 
@@ -263,7 +268,7 @@ export class AccountTable {
     const bInts = this.#ints[b >>> CHUNK_BITS], bi = (b & (CHUNK - 1)) * INTS;
     const aArena = this.#arena[aInts[ai + ARENA]], bArena = this.#arena[bInts[bi + ARENA]];
     let aStart = aInts[ai + OFFSET], bStart = bInts[bi + OFFSET];
-    for (const part of [USER_LENGTH, HOST_LENGTH]) {
+    for (const part of PARTS) {
       const aLength = aInts[ai + part], bLength = bInts[bi + part];
       for (let i = 0; i < aLength && i < bLength; i++) {
         const d = aArena[aStart + i] - bArena[bStart + i];

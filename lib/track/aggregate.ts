@@ -252,7 +252,7 @@ function fieldText(bytes: Uint8Array, start: number, end: number): string {
 }
 
 /** Whether the bytes [start, end) are the binary string `text`. */
-function sameBytes(bytes: Uint8Array, start: number, end: number, text: string): boolean {
+function isBinaryString(bytes: Uint8Array, start: number, end: number, text: string): boolean {
   if (end - start !== text.length) return false;
   for (let i = start; i < end; i++) if (bytes[i] !== text.charCodeAt(i - start)) return false;
   return true;
@@ -329,7 +329,9 @@ function locatedIndex(tally: Tally, e: LocatedEvent): number {
 /** The server host of a located event: its text and index (the last one's, when its bytes are the same). */
 function locatedServer(tally: Tally, e: LocatedEvent): { text: string; index: number } {
   const server = tally.server;
-  if (!sameBytes(e.bytes, e.timestampEnd + 1, e.serverEnd, server.bytes)) {
+  // The first has no last one (index -1), even when its bytes are empty.
+  const same = isBinaryString(e.bytes, e.timestampEnd + 1, e.serverEnd, server.bytes);
+  if (server.index === -1 || !same) {
     server.bytes = toBinary(e.bytes, e.timestampEnd + 1, e.serverEnd);
     server.text = fieldText(e.bytes, e.timestampEnd + 1, e.serverEnd);
     server.index = tally.accounts.serverIndex(server.text);
