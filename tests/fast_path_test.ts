@@ -11,6 +11,7 @@ import { Buffer } from "node:buffer";
 import { join } from "node:path";
 import { lineFormat } from "../lib/format/line.ts";
 import { scanBlock, type ScanStats } from "../lib/format/scan.ts";
+import { parseSyslogRecord } from "../lib/format/syslog.ts";
 import { toBinary } from "../lib/input/file.ts";
 import { compileLayout } from "../lib/time/layout.ts";
 import { clockInstant, clockInstantOfBytes, createLogClock } from "../lib/time/clock.ts";
@@ -36,7 +37,8 @@ function instant(ts: string): number | undefined {
 function fuzzLog(seed: number, lines: number, badTimes = true): string {
   const random = prng(seed);
   const pick = <T>(xs: T[]) => xs[Math.floor(random() * xs.length)];
-  const users = ["ann", "bob", "zo\u00eb", "a,b", "app_1", " pad ", "x\udc80y", ""];
+  // A byte order mark is part of a name: "\ufeffbob" is not bob.
+  const users = ["ann", "bob", "zo\u00eb", "a,b", "app_1", " pad ", "x\udc80y", "", "\ufeffbob"];
   const hosts = [
     "localhost",
     "10.0.0.7:51234",
@@ -47,6 +49,8 @@ function fuzzLog(seed: number, lines: number, badTimes = true): string {
     "[::1]:3306",
     " db.example.com",
     "h:123456",
+    "h ",
+    "h :123",
     "",
   ];
   // Around the scanner's limits: 19 digits, and ids and operation over 32 bytes.
@@ -84,6 +88,7 @@ function fuzzLog(seed: number, lines: number, badTimes = true): string {
       line = `${ts},vm,${user},${host},${id},${qid},CHANGE_USER,,,${pick(["0", "1045"])}`;
     } else if (r < 0.5) line = `${ts},vm,${user},${host},${id},0,PROXY_CONNECT,,\`p\`@\`%\`,0`;
     else if (r < 0.56) line = `${ts},vm,${user},${host},${id},0,DISCONNECT,,,0`;
+    else if (r < 0.57) line = `${ts},,${user},${host},${id},0,CONNECT,,,0`;
     else if (r < 0.6) {
       line = `${ts},db2,${user},${host},${id},${qid},CONNECT,,,${pick(["-1", "x", "00"])}`;
     } else if (r < 0.62) line = pick(["junk", "a,b,c", `${ts},vm,u,h,1,0,CONNECT,,0`, ""]);
@@ -246,4 +251,66 @@ Deno.test("clockInstantOfBytes() gives what clockInstant() gives, across DST cha
       );
     }
   }
+});
+
+/** `fuzzLog`'s lines as rsyslog writes them, mixed with other programs' lines and broken ones. */
+function fuzzSyslog(seed: number, lines: number, ident: string): string {
+  const random = prng(seed + 1000);
+  const pick = <T>(xs: T[]) => xs[Math.floor(random() * xs.length)];
+  return fuzzLog(seed, lines).split("\n").slice(0, -1).map((line) => {
+    const comma = line.indexOf(",");
+    const fields = comma === -1 ? line : line.slice(comma + 1);
+    const stamp = pick(["2026-11-25T08:00:01.123456+01:00", "Nov 25 08:00:01", "Nov  5 08:00:01"]);
+    const tag = pick([ident, ident, ident, `${ident}[42]`, "sshd[7]", ident + "x"]);
+    // server_audit_syslog_info, empty by default, before a blank and the fields.
+    const info = pick(["", "", "", "info", "a,b", "1,0,CONNECT"]);
+    const r = random();
+    if (r < 0.02) return `${stamp} vm`;
+    if (r < 0.04) return fields;
+    return `${stamp} vm ${tag}: ${info} ${fields}`;
+  }).map((l) => l + "\n").join("");
+}
+
+Deno.test("scanBlock() on syslog lines visits what parsing every line as syslog visits (fuzz, random blocks)", () => {
+  const random = prng(16);
+  const ident = "mysql-server_auditing";
+  const instantOf = (ts: string) => ts.length * 1000 + ts.charCodeAt(ts.length - 1);
+  for (let round = 0; round < 60; round++) {
+    const bytes = bytesOf(fuzzSyslog(round, 50 + Math.floor(random() * 400), ident));
+    const text = Buffer.from(bytes).toString("utf8");
+    // The simple way: every line parsed.
+    const simple = createTally();
+    for (const line of text.split("\n").slice(0, -1)) {
+      const record = parseSyslogRecord(line, ident);
+      if (record) applyRecord(simple, record, instantOf);
+    }
+    const cuts = Array.from(
+      { length: Math.floor(random() * 8) },
+      () => Math.floor(random() * bytes.length),
+    ).sort((a, b) => a - b);
+    const scanned = createTally();
+    let start = 0;
+    for (const cut of [...cuts, bytes.length]) {
+      const end = cut === bytes.length ? cut : bytes.lastIndexOf(10, cut - 1) + 1;
+      if (end <= start) continue;
+      scanBlock(bytes.subarray(start, end), {
+        timestampCommas: 0,
+        syslogIdent: ident,
+        watched: scanned.watched,
+        visit: (r) => applyRecord(scanned, r, instantOf),
+        stats: { candidates: 0, malformed: 0 },
+      });
+      start = end;
+    }
+    // Lines naming nobody are counted only where they are read: every line, the simple way.
+    const without = (t: Tally) => ({ ...contents(t), counts: { ...t.counts, emptyUser: 0 } });
+    assertEquals(without(scanned), without(simple), `round ${round}, cuts ${cuts}`);
+  }
+});
+
+Deno.test("scanBlock() with applyEvent(): a first line with an empty server host counts as parsing it does", () => {
+  const bytes = new TextEncoder().encode("20261125 10:00:00,,bob,localhost,1,0,CONNECT,,,0\n");
+  assertEquals(scanWith(bytes, [], true), scanWith(bytes, [], false));
+  const [bob] = scanWith(bytes, [], true).tally.accounts;
+  assertEquals([bob.serverHost, bob.logins], ["", 1]);
 });

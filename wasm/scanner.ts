@@ -214,7 +214,9 @@ function keyEnd(s: usize, e: usize): usize {
  * Scans the complete lines in [start, end) of the memory (`end` just after a newline) that
  * start before `stop`, and writes records for those that may matter; returns how many. Stops
  * early when the records are full: resumeAt() then says where to go on. `tc` is how many
- * commas a timestamp holds.
+ * commas a timestamp holds; -1 for syslog lines, whose first field is the server host behind the
+ * syslog header (the caller reads them as text: only the other fields are located, to pass over
+ * lines that do not matter).
  */
 export function scan(start: i32, end: i32, tc: i32, stop: i32): i32 {
   const comma = i8x16.splat(44);
@@ -257,13 +259,14 @@ export function scan(start: i32, end: i32, tc: i32, stop: i32): i32 {
     const rec = OUTPUT + <usize>(n * FIELDS * 4);
     let flags = 0;
     if (k == need) {
-      const c0 = <usize>load<u32>(COMMAS + <usize>(tc << 2));
+      // Without a timestamp field, a comma just before the line stands for its end.
+      const c0 = tc < 0 ? p - 1 : <usize>load<u32>(COMMAS + <usize>(tc << 2));
       const c3 = <usize>load<u32>(COMMAS + <usize>((tc + 3) << 2));
       const c4 = <usize>load<u32>(COMMAS + <usize>((tc + 4) << 2));
       const c5 = <usize>load<u32>(COMMAS + <usize>((tc + 5) << 2));
       const c6 = <usize>load<u32>(COMMAS + <usize>((tc + 6) << 2));
-      let ok = c4 > c3 + 1 && c5 > c4 + 1 && c6 > c5 + 1 && c0 > p &&
-        load<u8>(p) != 32 && load<u8>(c0 - 1) != 32;
+      let ok = c4 > c3 + 1 && c5 > c4 + 1 && c6 > c5 + 1 &&
+        (tc < 0 || (c0 > p && load<u8>(p) != 32 && load<u8>(c0 - 1) != 32));
       // The ids digits, the operation capitals and `_`: 32 bytes from the id at once.
       if (ok && c6 - c3 <= 32 && c4 - c3 - 1 <= 19) {
         const a = v128.load(c3 + 1), b = v128.load(c3 + 17);

@@ -156,8 +156,9 @@ export interface BlockScan {
   timestampCommas: number;
   /**
    * Set for syslog lines: the plugin's ident. Other programs' lines are passed
-   * over, and every line is read as text (`event` is not called: the scanner
-   * locates the fields of the plugin's own lines only).
+   * over. The scanner locates the fields behind the syslog header (the first
+   * field is the header and the server host) only to pass over the lines that
+   * do not matter; those that may are read as text (`event` is not called).
    */
   syslogIdent?: string;
   /** Connection ids whose every line is wanted; `visit` and `event` may change it. */
@@ -381,7 +382,9 @@ function scanInPlace(s: Scanner, from: number, to: number, scan: BlockScan): voi
   const base = s.exports.input();
   for (let start = base + from; start < base + to;) {
     loadWatched(s, scan.watched);
-    const count = s.exports.scan(start, base + to, scan.timestampCommas, start + PASS_BYTES);
+    // A syslog line's first field is its header and server host: -1 timestamp commas.
+    const commas = scan.syslogIdent === undefined ? scan.timestampCommas : -1;
+    const count = s.exports.scan(start, base + to, commas, start + PASS_BYTES);
     const again = handleRecords(s, count, scan);
     start = again === -1 ? s.exports.resumeAt() : again;
   }
