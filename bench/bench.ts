@@ -1,9 +1,10 @@
 /**
- * `deno task bench [--data both|sparse|heavy] [--files 10] [--file-mb 100] [--repeat 3]
+ * `deno task bench [--data all|sparse|heavy|syslog] [--files 10] [--file-mb 100] [--repeat 3]
  * [--rotated-files 1000] [--workers N] [--dir DIR]`
  *
  * For each data set (see `generate.ts`: the sparse one, 2 % connection lines,
- * and the connection-heavy one, about 25 %), generates a logrotate-style set
+ * the connection-heavy one, about 25 %, and the sparse one's lines as rsyslog
+ * writes them when the plugin logs to syslog), generates a logrotate-style set
  * of audit files (deterministic: the same options give the same bytes), then
  * measures conntracker as cron runs it, a subprocess per run (the `start`
  * task's command, see `cli.ts`), each row the median of `--repeat` runs:
@@ -36,6 +37,7 @@ import {
   type AuditGenerator,
   ConnectionHeavyGenerator,
   SparseGenerator,
+  SyslogGenerator,
   writeAuditFile,
 } from "./generate.ts";
 import {
@@ -50,7 +52,7 @@ import { ROOT } from "../tests/helpers.ts";
 import { HAVE_MARIADB } from "../tests/mariadb.ts";
 
 const MB = 1 << 20;
-const USAGE = "usage: deno task bench [--data both|sparse|heavy] [--files N] [--file-mb N] " +
+const USAGE = "usage: deno task bench [--data all|sparse|heavy|syslog] [--files N] [--file-mb N] " +
   "[--repeat N] [--rotated-files N] [--workers N] [--push-rows N] [--dir DIR]";
 
 /** One line of the table. */
@@ -89,7 +91,7 @@ function option(text: string, name: string, min: number): number {
 }
 
 const OPTIONS = {
-  data: { type: "string", default: "both" },
+  data: { type: "string", default: "all" },
   files: { type: "string", default: "10" },
   "file-mb": { type: "string", default: "100" },
   repeat: { type: "string", default: "3" },
@@ -114,8 +116,8 @@ if (opts.help) {
   console.log(USAGE);
   Deno.exit(0);
 }
-if (!["both", "sparse", "heavy"].includes(opts.data)) {
-  console.error(`--data must be both, sparse or heavy, not "${opts.data}"\n${USAGE}`);
+if (!["all", "sparse", "heavy", "syslog"].includes(opts.data)) {
+  console.error(`--data must be all, sparse, heavy or syslog, not "${opts.data}"\n${USAGE}`);
   Deno.exit(2);
 }
 const FILES = option(opts.files, "files", 1);
@@ -225,9 +227,11 @@ const emptyRow = await timed("deno run empty.ts (anchor)", {
 });
 
 const sets: { name: string; generator: AuditGenerator }[] = [];
-if (opts.data !== "heavy") sets.push({ name: "sparse", generator: new SparseGenerator() });
-if (opts.data !== "sparse") {
-  sets.push({ name: "heavy", generator: new ConnectionHeavyGenerator() });
+const wanted = (name: string) => opts.data === "all" || opts.data === name;
+if (wanted("sparse")) sets.push({ name: "sparse", generator: new SparseGenerator() });
+if (wanted("heavy")) sets.push({ name: "heavy", generator: new ConnectionHeavyGenerator() });
+if (wanted("syslog")) {
+  sets.push({ name: "syslog", generator: new SyslogGenerator(new SparseGenerator()) });
 }
 const summaries: string[] = [];
 for (const { name, generator } of sets) {
@@ -241,6 +245,8 @@ for (const { name, generator } of sets) {
     `${name}: ${FILES} files, ${(bytes / MB).toFixed(0)} MB, ` +
       (generator instanceof ConnectionHeavyGenerator
         ? heavySummary(generator)
+        : generator instanceof SyslogGenerator
+        ? "the sparse lines, as rsyslog writes them"
         : "2 % CONNECT, 0.5 % FAILED_CONNECT"),
   );
   // Through a pipe: GNU cat writing to /dev/null may not read the data at all.

@@ -10,6 +10,8 @@
  * - {@link ConnectionHeavyGenerator}: about a quarter connection lines, from
  *   sessions that connect, query, change user (MariaDB 10.11's shape) and
  *   disconnect.
+ * - {@link SyslogGenerator}: another generator's lines as rsyslog writes them
+ *   when the plugin logs to syslog (RFC 3339 timestamps, the plugin's ident).
  *
  * @module
  */
@@ -322,6 +324,51 @@ export class ConnectionHeavyGenerator implements AuditGenerator {
     this.#closing.push(s);
     recordFailed(this.truth, `${user}@${s.host}`, ts);
     return `${ts},db1,${user},${s.host},${s.id},0,FAILED_CONNECT,,,1045\n`;
+  }
+}
+
+/**
+ * Another generator's lines as rsyslog writes them on Debian 12 when the
+ * plugin logs to syslog (`server_audit_output_type=syslog`): an RFC 3339
+ * timestamp (the same instant: the bench's zone is UTC), the host, the
+ * plugin's ident and its message, the audit fields from the server host on.
+ *
+ * @example
+ * ```ts
+ * const g = new SyslogGenerator(new SparseGenerator());
+ * g.line(); // "2026-11-02T00:00:00.000000+00:00 vm mysql-server_auditing:  db1,app_…"
+ * ```
+ */
+export class SyslogGenerator implements AuditGenerator {
+  #inner: AuditGenerator;
+
+  /** Wraps `inner`'s lines. */
+  constructor(inner: AuditGenerator) {
+    this.#inner = inner;
+  }
+
+  /** The inner generator's record: the lines mean the same. */
+  get truth(): Map<string, AccountTruth> {
+    return this.#inner.truth;
+  }
+
+  /** The instant of the last line. */
+  get lastLineMs(): number {
+    return this.#inner.lastLineMs;
+  }
+
+  /** Passed on. */
+  startFile(): void {
+    this.#inner.startFile();
+  }
+
+  /** The next line, as syslog. */
+  line(): string {
+    const line = this.#inner.line();
+    // "20261102 00:00:00,db1,..." -> "2026-11-02T00:00:00.000000+00:00 vm ...:  db1,..."
+    const t = line.slice(0, 17);
+    return `${t.slice(0, 4)}-${t.slice(4, 6)}-${t.slice(6, 8)}T${t.slice(9)}.000000+00:00 vm ` +
+      `mysql-server_auditing:  ${line.slice(18)}`;
   }
 }
 
