@@ -157,7 +157,7 @@ Deno.test("run: only audit files are read from a data directory full of other fi
       join(dir, "server_audit.log"),
     ]]);
     assertEquals(await sqlite3(db, "SELECT files_read FROM runs;"), [["1"]]);
-    const listed = await discoverFiles({
+    const listed = discoverFiles({
       path: dir,
       recursive: false,
       exclude: databaseFiles(db),

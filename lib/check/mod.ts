@@ -47,11 +47,11 @@ export interface CheckOptions {
   now?: () => number;
 }
 
-async function listFiles(
+function listFiles(
   options: { path: string; name?: string; recursive: boolean; sqlitePath: string },
-): Promise<{ files: Candidate[]; problem?: DiscoveryError }> {
+): { files: Candidate[]; problem?: DiscoveryError } {
   try {
-    const { files, errors } = await discoverFiles({
+    const { files, errors } = discoverFiles({
       ...options,
       exclude: databaseFiles(options.sqlitePath),
     });
@@ -110,7 +110,7 @@ export async function runCheck(options: CheckOptions): Promise<Finding[]> {
       ),
     );
   }
-  const listed = await listFiles({
+  const listed = listFiles({
     path: config.auditLogPath,
     name: config.auditLogFile,
     recursive: config.auditLogRecursive,
@@ -141,7 +141,7 @@ export async function runCheck(options: CheckOptions): Promise<Finding[]> {
   }
   out.push(scheduleFinding(interval));
   if (fileOutput) {
-    const family = await listFiles({
+    const family = listFiles({
       path: dirname(livePath),
       name: basename(livePath),
       recursive: false,

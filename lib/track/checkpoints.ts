@@ -251,7 +251,7 @@ function followed(book: CheckpointBook, fp: string, file: Candidate): boolean {
  * import { lineFormat } from "../format/line.ts";
  * import { createLogger } from "../log.ts";
  * import { discoverFiles } from "../input/discover.ts";
- * const { files } = await discoverFiles({ path: "/var/lib/mysql", recursive: false, exclude: [] });
+ * const { files } = discoverFiles({ path: "/var/lib/mysql", recursive: false, exclude: [] });
  * const file = lineFormat(compileLayout("20060102 15:04:05"));
  * const read = await checkIn(createCheckpointBook([], Date.now()), files[0], {
  *   formats: { file },

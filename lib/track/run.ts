@@ -197,7 +197,7 @@ export async function runTracking(options: RunOptions): Promise<RunSummary> {
     const fromJournal = config.auditSource === "journal";
     const { files, errors: listErrors } = fromJournal
       ? { files: [], errors: [] }
-      : await discoverFiles(discover);
+      : discoverFiles(discover);
     for (const e of listErrors) log.log("ERROR", `audit file ${e.message}`, { file: e.path });
     const tally = createTally(state.pending);
     const formats = formatChoice({
