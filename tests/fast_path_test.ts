@@ -271,7 +271,7 @@ function fuzzSyslog(seed: number, lines: number, ident: string): string {
   }).map((l) => l + "\n").join("");
 }
 
-Deno.test("scanBlock() on syslog lines visits what parsing every line as syslog visits (fuzz, random blocks)", () => {
+Deno.test("scanBlock() on syslog lines, with applyEvent() and without, counts what parsing every line as syslog counts (fuzz, random blocks)", () => {
   const random = prng(16);
   const ident = "mysql-server_auditing";
   const instantOf = (ts: string) => ts.length * 1000 + ts.charCodeAt(ts.length - 1);
@@ -288,23 +288,27 @@ Deno.test("scanBlock() on syslog lines visits what parsing every line as syslog 
       { length: Math.floor(random() * 8) },
       () => Math.floor(random() * bytes.length),
     ).sort((a, b) => a - b);
-    const scanned = createTally();
-    let start = 0;
-    for (const cut of [...cuts, bytes.length]) {
-      const end = cut === bytes.length ? cut : bytes.lastIndexOf(10, cut - 1) + 1;
-      if (end <= start) continue;
-      scanBlock(bytes.subarray(start, end), {
-        timestampCommas: 0,
-        syslogIdent: ident,
-        watched: scanned.watched,
-        visit: (r) => applyRecord(scanned, r, instantOf),
-        stats: { candidates: 0, malformed: 0 },
-      });
-      start = end;
-    }
     // Lines naming nobody are counted only where they are read: every line, the simple way.
     const without = (t: Tally) => ({ ...contents(t), counts: { ...t.counts, emptyUser: 0 } });
-    assertEquals(without(scanned), without(simple), `round ${round}, cuts ${cuts}`);
+    for (const fast of [false, true]) {
+      const scanned = createTally();
+      const ofBytes = (b: Uint8Array, s: number, e: number) => instantOf(toBinary(b, s, e));
+      let start = 0;
+      for (const cut of [...cuts, bytes.length]) {
+        const end = cut === bytes.length ? cut : bytes.lastIndexOf(10, cut - 1) + 1;
+        if (end <= start) continue;
+        scanBlock(bytes.subarray(start, end), {
+          timestampCommas: 0,
+          syslogIdent: ident,
+          watched: scanned.watched,
+          visit: (r) => applyRecord(scanned, r, instantOf),
+          event: fast ? (e) => applyEvent(scanned, e, ofBytes) : undefined,
+          stats: { candidates: 0, malformed: 0 },
+        });
+        start = end;
+      }
+      assertEquals(without(scanned), without(simple), `round ${round}, cuts ${cuts}, fast ${fast}`);
+    }
   }
 });
 

@@ -22,7 +22,7 @@
 import { toBinary } from "../input/file.ts";
 import { type AuditRecord, decodeBinary, parseRecord } from "./record.ts";
 import { SCANNER_WASM } from "./scanner_wasm.ts";
-import { parseSyslogRecord } from "./syslog.ts";
+import { locateSyslogHeader, parseSyslogRecord } from "./syslog.ts";
 
 /** What a scan saw. */
 export interface ScanStats {
@@ -135,6 +135,8 @@ export interface LocatedEvent {
   /** The end of the line (its newline). */
   end: number;
   timestampEnd: number;
+  /** The server host's first byte: after the timestamp's comma, or a syslog line's header. */
+  serverStart: number;
   serverEnd: number;
   userEnd: number;
   hostEnd: number;
@@ -229,6 +231,7 @@ function scanner(): Scanner {
       start: 0,
       end: 0,
       timestampEnd: 0,
+      serverStart: 0,
       serverEnd: 0,
       userEnd: 0,
       hostEnd: 0,
@@ -339,7 +342,15 @@ function handleRecords(s: Scanner, count: number, scan: BlockScan): number {
     // Only sign-ins matter on a connection not watched.
     if (!watched && (code === 0 || code === 5)) continue;
     const operation = OPERATIONS[code];
-    if (operation !== undefined && scan.event && scan.syslogIdent === undefined) {
+    let timestampEnd = records[at + 2], serverStart = timestampEnd + 1, fast = true;
+    if (scan.syslogIdent !== undefined && operation !== undefined && scan.event) {
+      const header = locateSyslogHeader(memory, start, records[at + 3], scan.syslogIdent);
+      // Another program's line.
+      if (header === null) continue;
+      if (header) ({ timestampEnd, serverStart } = header);
+      else fast = false;
+    }
+    if (operation !== undefined && scan.event && fast) {
       const lineEnd = memory[end - 1] === 13 ? end - 1 : end;
       const rest = records[at + 8] + 1;
       // As parseRecord reads the fields after the operation (0: it reads no record).
@@ -350,7 +361,8 @@ function handleRecords(s: Scanner, count: number, scan: BlockScan): number {
         const e = s.event;
         e.start = start;
         e.end = end;
-        e.timestampEnd = records[at + 2];
+        e.timestampEnd = timestampEnd;
+        e.serverStart = serverStart;
         e.serverEnd = records[at + 3];
         e.userEnd = records[at + 4];
         e.hostEnd = records[at + 5];

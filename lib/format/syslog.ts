@@ -23,6 +23,7 @@
 
 import { compileLayout, parseWall, type WallTime } from "../time/layout.ts";
 import { instantToWall, wallToInstant, type Zone } from "../time/zone.ts";
+import { toBinary } from "../input/file.ts";
 import { type AuditRecord, parseRecord } from "./record.ts";
 
 /** The plugin's ident when `server_audit_syslog_ident` is left alone. */
@@ -97,6 +98,43 @@ function fieldsStart(line: string, message: number): number {
   const comma = line.indexOf(",", message);
   if (comma === -1) return -1;
   return Math.max(message, line.lastIndexOf(" ", comma) + 1);
+}
+
+/** Where a syslog line's timestamp ends and its server host starts (see {@link locateSyslogHeader}). */
+export interface SyslogHeader {
+  timestampEnd: number;
+  serverStart: number;
+}
+
+/**
+ * Reads the syslog header of a line in `bytes` whose first comma is at
+ * `comma`, as {@link parseSyslogRecord} reads it: where its timestamp ends and
+ * its server host starts. `null` for another program's line (passed over),
+ * `undefined` when the bytes must be read as text (a header beyond ASCII, or
+ * none: the text path says what is wrong).
+ *
+ * @example
+ * ```ts
+ * const line = new TextEncoder().encode("Nov 25 00:08:05 vm mysql-server_auditing:  vm,a,h,1,0,CONNECT,,,0");
+ * locateSyslogHeader(line, 0, 45, "mysql-server_auditing"); // { timestampEnd: 15, serverStart: 43 }
+ * ```
+ */
+export function locateSyslogHeader(
+  bytes: Uint8Array,
+  start: number,
+  comma: number,
+  ident: string,
+): SyslogHeader | null | undefined {
+  for (let i = start; i < comma; i++) if (bytes[i] > 127) return undefined;
+  // ASCII: the bytes up to the comma are the line's text, index for index.
+  const head = toBinary(bytes, start, comma + 1);
+  const parts = parseSyslogLine(head);
+  if (!parts) return undefined;
+  if (parts.ident !== ident) return null;
+  return {
+    timestampEnd: start + parts.timestamp.length,
+    serverStart: start + fieldsStart(head, parts.message),
+  };
 }
 
 /**

@@ -330,10 +330,10 @@ function locatedIndex(tally: Tally, e: LocatedEvent): number {
 function locatedServer(tally: Tally, e: LocatedEvent): { text: string; index: number } {
   const server = tally.server;
   // The first has no last one (index -1), even when its bytes are empty.
-  const same = isBinaryString(e.bytes, e.timestampEnd + 1, e.serverEnd, server.bytes);
+  const same = isBinaryString(e.bytes, e.serverStart, e.serverEnd, server.bytes);
   if (server.index === -1 || !same) {
-    server.bytes = toBinary(e.bytes, e.timestampEnd + 1, e.serverEnd);
-    server.text = fieldText(e.bytes, e.timestampEnd + 1, e.serverEnd);
+    server.bytes = toBinary(e.bytes, e.serverStart, e.serverEnd);
+    server.text = fieldText(e.bytes, e.serverStart, e.serverEnd);
     server.index = tally.accounts.serverIndex(server.text);
   }
   return server;
