@@ -125,19 +125,29 @@ function contents(tally: Tally) {
   };
 }
 
-/** Scans `bytes` cut into line-aligned blocks at `cuts`; with `fast`, sign-ins from their bytes. */
-function scanWith(bytes: Uint8Array, cuts: number[], fast: boolean) {
+/**
+ * Scans `bytes` cut into line-aligned blocks at `cuts`; with `fast`, sign-ins
+ * from their bytes; with `syslog`, as syslog lines of that ident.
+ */
+function scanWith(
+  bytes: Uint8Array,
+  cuts: number[],
+  fast: boolean,
+  syslog?: { ident: string; instantOf: (ts: string) => number | undefined },
+) {
   const tally = createTally();
   const stats: ScanStats = { candidates: 0, malformed: 0 };
-  const ofBytes = (b: Uint8Array, s: number, e: number) => instant(toBinary(b, s, e));
+  const instantOf = syslog?.instantOf ?? instant;
+  const ofBytes = (b: Uint8Array, s: number, e: number) => instantOf(toBinary(b, s, e));
   let start = 0;
   for (const cut of [...cuts, bytes.length]) {
     const end = cut === bytes.length ? cut : bytes.lastIndexOf(10, cut - 1) + 1;
     if (end <= start) continue;
     scanBlock(bytes.subarray(start, end), {
       timestampCommas: 0,
+      syslogIdent: syslog?.ident,
       watched: tally.watched,
-      visit: (r) => applyRecord(tally, r, instant),
+      visit: (r) => applyRecord(tally, r, instantOf),
       event: fast ? (e) => applyEvent(tally, e, ofBytes) : undefined,
       stats,
     });
@@ -289,25 +299,17 @@ Deno.test("scanBlock() on syslog lines, with applyEvent() and without, counts wh
       () => Math.floor(random() * bytes.length),
     ).sort((a, b) => a - b);
     // Lines naming nobody are counted only where they are read: every line, the simple way.
-    const without = (t: Tally) => ({ ...contents(t), counts: { ...t.counts, emptyUser: 0 } });
+    const without = (t: ReturnType<typeof contents>) => ({
+      ...t,
+      counts: { ...t.counts, emptyUser: 0 },
+    });
     for (const fast of [false, true]) {
-      const scanned = createTally();
-      const ofBytes = (b: Uint8Array, s: number, e: number) => instantOf(toBinary(b, s, e));
-      let start = 0;
-      for (const cut of [...cuts, bytes.length]) {
-        const end = cut === bytes.length ? cut : bytes.lastIndexOf(10, cut - 1) + 1;
-        if (end <= start) continue;
-        scanBlock(bytes.subarray(start, end), {
-          timestampCommas: 0,
-          syslogIdent: ident,
-          watched: scanned.watched,
-          visit: (r) => applyRecord(scanned, r, instantOf),
-          event: fast ? (e) => applyEvent(scanned, e, ofBytes) : undefined,
-          stats: { candidates: 0, malformed: 0 },
-        });
-        start = end;
-      }
-      assertEquals(without(scanned), without(simple), `round ${round}, cuts ${cuts}, fast ${fast}`);
+      const { tally } = scanWith(bytes, cuts, fast, { ident, instantOf });
+      assertEquals(
+        without(tally),
+        without(contents(simple)),
+        `round ${round}, cuts ${cuts}, fast ${fast}`,
+      );
     }
   }
 });
