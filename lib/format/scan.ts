@@ -159,8 +159,8 @@ export interface BlockScan {
   /**
    * Set for syslog lines: the plugin's ident. Other programs' lines are passed
    * over. The scanner locates the fields behind the syslog header (the first
-   * field is the header and the server host) only to pass over the lines that
-   * do not matter; those that may are read as text (`event` is not called).
+   * field is the header and the server host); a located line's header is read
+   * by `locateSyslogHeader`, and the line goes to `event` as a file line does.
    */
   syslogIdent?: string;
   /** Connection ids whose every line is wanted; `visit` and `event` may change it. */
