@@ -270,14 +270,22 @@ function fuzzSyslog(seed: number, lines: number, ident: string): string {
   return fuzzLog(seed, lines).split("\n").slice(0, -1).map((line) => {
     const comma = line.indexOf(",");
     const fields = comma === -1 ? line : line.slice(comma + 1);
-    const stamp = pick(["2026-11-25T08:00:01.123456+01:00", "Nov 25 08:00:01", "Nov  5 08:00:01"]);
-    const tag = pick([ident, ident, ident, `${ident}[42]`, "sshd[7]", ident + "x"]);
+    const stamp = pick([
+      "2026-11-25T08:00:01.123456+01:00",
+      "Nov 25 08:00:01",
+      "Nov  5 08:00:01",
+      "Nov 5 08:00:01 ",
+    ]);
+    // A header with commas would shift the fields the scanner locates.
+    const long = "a-host-with-a-name-long-enough-for-a-header-over-64-bytes";
+    const host = pick(["vm", "vm", "vm", "a,b", "a,b,c,1,2,X,y", long, `${long},b,c,1,2,X,y`]);
+    const tag = pick([ident, ident, ident, `${ident}[42]`, "sshd[7]", ident + "x", "tag:x"]);
     // server_audit_syslog_info, empty by default, before a blank and the fields.
     const info = pick(["", "", "", "info", "a,b", "1,0,CONNECT"]);
     const r = random();
     if (r < 0.02) return `${stamp} vm`;
     if (r < 0.04) return fields;
-    return `${stamp} vm ${tag}: ${info} ${fields}`;
+    return `${stamp} ${host} ${tag}: ${info} ${fields}`;
   }).map((l) => l + "\n").join("");
 }
 

@@ -211,12 +211,65 @@ function keyEnd(s: usize, e: usize): usize {
 }
 
 /**
+ * Whether [s, comma) starts with a syslog header as parseSyslogLine() reads it: a timestamp (up to
+ * the first blank when it starts with a digit, else `Mmm dd HH:MM:SS`), a blank, a host, a blank,
+ * and a tag whose colon comes before the line's first comma. Headers of up to 64 bytes are read
+ * with SIMD (blank and colon masks), longer ones byte by byte.
+ */
+function isSyslogHeader(s: usize, comma: usize): bool {
+  const n = comma - s;
+  if (n > 64) return isLongSyslogHeader(s, comma);
+  const blank = i8x16.splat(32), colon = i8x16.splat(58);
+  let blanks: u64 = 0, colons: u64 = 0;
+  for (let i: usize = 0; i < 4; i++) {
+    const v = v128.load(s + i * 16);
+    blanks |= (<u64>i8x16.bitmask(i8x16.eq(v, blank))) << (i * 16);
+    colons |= (<u64>i8x16.bitmask(i8x16.eq(v, colon))) << (i * 16);
+  }
+  const keep: u64 = n == 64 ? <u64>-1 : (<u64>1 << <u64>n) - 1;
+  blanks &= keep;
+  colons &= keep;
+  let t: u64;
+  if (isDigit(<u32>load<u8>(s))) {
+    if (blanks == 0) return false;
+    t = ctz(blanks);
+  } else {
+    if (n <= 15 || ((blanks >> 3) & 1) == 0 || ((blanks >> 15) & 1) == 0) return false;
+    t = 15;
+  }
+  // The first blank after the timestamp's ends the host; the first colon after it, the tag.
+  const afterT = blanks & ~((<u64>2 << t) - 1);
+  if (t == 63 || afterT == 0) return false;
+  const h = ctz(afterT);
+  if (h == t + 1 || h == 63) return false;
+  const afterH = colons & ~((<u64>2 << h) - 1);
+  return afterH != 0 && ctz(afterH) > h + 1;
+}
+
+/** {@link isSyslogHeader} byte by byte. */
+function isLongSyslogHeader(s: usize, comma: usize): bool {
+  let t = s;
+  if (isDigit(<u32>load<u8>(s))) {
+    while (t < comma && load<u8>(t) != 32) t++;
+  } else {
+    t = s + 15;
+    if (t >= comma || load<u8>(s + 3) != 32 || load<u8>(t) != 32) return false;
+  }
+  let h = t + 1;
+  while (h < comma && load<u8>(h) != 32) h++;
+  if (h >= comma || h == t + 1) return false;
+  let c = h + 1;
+  while (c < comma && load<u8>(c) != 58) c++;
+  return c < comma && c > h + 1;
+}
+
+/**
  * Scans the complete lines in [start, end) of the memory (`end` just after a newline) that
  * start before `stop`, and writes records for those that may matter; returns how many. Stops
  * early when the records are full: resumeAt() then says where to go on. `tc` is how many
  * commas a timestamp holds; -1 for syslog lines, whose first field is the server host behind the
- * syslog header (the caller reads them as text: only the other fields are located, to pass over
- * lines that do not matter).
+ * syslog header (located only when that header has the shape parseSyslogLine reads, its tag's
+ * colon before the first comma: then no comma of the header shifts the fields).
  */
 export function scan(start: i32, end: i32, tc: i32, stop: i32): i32 {
   const comma = i8x16.splat(44);
@@ -266,7 +319,9 @@ export function scan(start: i32, end: i32, tc: i32, stop: i32): i32 {
       const c5 = <usize>load<u32>(COMMAS + <usize>((tc + 5) << 2));
       const c6 = <usize>load<u32>(COMMAS + <usize>((tc + 6) << 2));
       let ok = c4 > c3 + 1 && c5 > c4 + 1 && c6 > c5 + 1 &&
-        (tc < 0 || (c0 > p && load<u8>(p) != 32 && load<u8>(c0 - 1) != 32));
+        (tc < 0
+          ? isSyslogHeader(p, <usize>load<u32>(COMMAS))
+          : c0 > p && load<u8>(p) != 32 && load<u8>(c0 - 1) != 32);
       // The ids digits, the operation capitals and `_`: 32 bytes from the id at once.
       if (ok && c6 - c3 <= 32 && c4 - c3 - 1 <= 19) {
         const a = v128.load(c3 + 1), b = v128.load(c3 + 17);

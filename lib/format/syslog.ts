@@ -131,10 +131,11 @@ export function locateSyslogHeader(
   const parts = parseSyslogLine(head);
   if (!parts) return undefined;
   if (parts.ident !== ident) return null;
-  return {
-    timestampEnd: start + parts.timestamp.length,
-    serverStart: start + fieldsStart(head, parts.message),
-  };
+  // As parseRecord reads the timestamp: without blanks around it.
+  let end = parts.timestamp.length;
+  while (end > 0 && head.charCodeAt(end - 1) === 32) end--;
+  if (head.charCodeAt(0) === 32) return undefined;
+  return { timestampEnd: start + end, serverStart: start + fieldsStart(head, parts.message) };
 }
 
 /**
