@@ -445,23 +445,22 @@ real(
               assertEquals([out.code, out.stderr], [0, ""]);
             }
           };
+          // Debian's rotation of rsyslog's file, and copytruncate for the other format.
+          const rotateBoth = async () => {
+            await logrotate(r, r.files.rfc3339!, {
+              method: "create",
+              compress: true,
+              delaycompress: true,
+            });
+            await logrotate(r, r.files.traditional!, { method: "copytruncate" });
+          };
           await login(server, attempts, "app", "pw-app", "socket");
           await login(server, attempts, "nobody", "x", "tcp");
           await runs();
-          await logrotate(r, r.files.rfc3339!, {
-            method: "create",
-            compress: true,
-            delaycompress: true,
-          });
-          await logrotate(r, r.files.traditional!, { method: "copytruncate" });
+          await rotateBoth();
           await login(server, attempts, "app", "pw-app", "tcp");
           await runs();
-          await logrotate(r, r.files.rfc3339!, {
-            method: "create",
-            compress: true,
-            delaycompress: true,
-          });
-          await logrotate(r, r.files.traditional!, { method: "copytruncate" });
+          await rotateBoth();
           await login(server, attempts, "nobody", "y", "socket");
           await runs();
           // rsyslog stamps a line when it receives it: after the attempt, on a busy machine.
