@@ -116,7 +116,7 @@ interface RunCommandOptions {
 async function run(options: RunCommandOptions): Promise<number> {
   const config = await loadConfig(configPath(options.config, Deno.env.toObject()));
   const level = shiftLevel(config.logLevel, options.quiet - options.verbose);
-  const bar = createProgressBar();
+  const bar = await createProgressBar();
   const dryRun = options.dryRun ?? false;
   let code: number;
   try {

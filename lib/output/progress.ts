@@ -1,7 +1,8 @@
 /**
  * The progress bar of a long run: on stderr, only when stderr is a terminal
  * (never under cron or systemd) and the run has much to read. `cli-progress`
- * is imported only then, so that other runs do not load it.
+ * is imported only when stderr is a terminal, so that runs under cron do not
+ * load it.
  *
  * @module
  */
@@ -32,24 +33,23 @@ const MB = 1 << 20;
 
 /**
  * Creates a progress bar: bytes, rate, files and ETA, drawn on stderr with
- * `cli-progress` once the run knows it has `minBytes` or more to read (from
- * the first progress that comes after `cli-progress` has loaded).
+ * `cli-progress` once the run knows it has `minBytes` or more to read.
  *
  * @example
  * ```ts
- * const bar = createProgressBar();
+ * const bar = await createProgressBar();
  * bar.update({ bytesDone: 0, bytesTotal: 1 << 30, filesDone: 0, filesTotal: 3 });
  * bar.stop();
  * ```
  */
-export function createProgressBar(options: ProgressOptions = {}): ProgressBar {
+export async function createProgressBar(options: ProgressOptions = {}): Promise<ProgressBar> {
   const terminal = options.terminal ?? Deno.stderr.isTerminal();
   const minBytes = options.minBytes ?? PROGRESS_MIN_BYTES;
+  // Loaded before the run starts, so that its first progress can draw the bar.
+  const cliProgress = terminal ? (await import("cli-progress")).default : undefined;
   let bar: { update(value: number, payload: object): void; stop(): void } | undefined;
   let decided = false;
-  let stopped = false;
   let startedMs = 0;
-  let latest: ReadProgress;
   const payload = (p: ReadProgress) => {
     const seconds = (Date.now() - startedMs) / 1000;
     return {
@@ -60,35 +60,27 @@ export function createProgressBar(options: ProgressOptions = {}): ProgressBar {
       allFiles: p.filesTotal,
     };
   };
-  const draw = async () => {
-    const { default: cliProgress } = await import("cli-progress");
-    if (stopped) return;
-    const started = new cliProgress.SingleBar({
-      stream: process.stderr,
-      format: "{bar} {percentage}% | {done}/{all} MB | {rate} MB/s | files {files}/{allFiles}" +
-        " | ETA {eta_formatted}",
-      hideCursor: true,
-      clearOnComplete: true,
-      fps: 5,
-    }, cliProgress.Presets.shades_classic);
-    started.start(latest.bytesTotal, latest.bytesDone, payload(latest));
-    bar = started;
-  };
   return {
     update(p) {
-      latest = p;
       if (!decided) {
         decided = true;
-        if (!terminal || p.bytesTotal < minBytes) return;
+        if (!cliProgress || p.bytesTotal < minBytes) return;
         startedMs = Date.now();
-        // Only a help: a bar that cannot be drawn leaves the run as it is.
-        draw().catch(() => {});
+        const started = new cliProgress.SingleBar({
+          stream: process.stderr,
+          format: "{bar} {percentage}% | {done}/{all} MB | {rate} MB/s | files {files}/{allFiles}" +
+            " | ETA {eta_formatted}",
+          hideCursor: true,
+          clearOnComplete: true,
+          fps: 5,
+        }, cliProgress.Presets.shades_classic);
+        started.start(p.bytesTotal, p.bytesDone, payload(p));
+        bar = started;
         return;
       }
       bar?.update(p.bytesDone, payload(p));
     },
     stop() {
-      stopped = true;
       bar?.stop();
     },
   };
